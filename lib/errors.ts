@@ -1,0 +1,49 @@
+// One error family for the whole project: ApplicationFailure with a stable `type`.
+// Retry decisions are made by type (see workflows' retry policies), never by message text.
+import { ApplicationFailure } from '@temporalio/common';
+
+export const ErrorType = {
+  /** The pipeline config failed validation. */
+  InvalidConfig: 'KilnInvalidConfig',
+  /** An input file exists but cannot be read as what it claims to be (bad Parquet, bad JSONL...). */
+  InvalidInput: 'KilnInvalidInput',
+  /** An input has the wrong schema (missing or mistyped columns). */
+  SchemaMismatch: 'KilnSchemaMismatch',
+  /** An input URI names nothing. */
+  NotFound: 'KilnNotFound',
+  /** A URI scheme or option this build does not support. */
+  Unsupported: 'KilnUnsupported',
+  /** Credentials are missing or refused by the store. */
+  AccessDenied: 'KilnAccessDenied',
+  /** The native trainer exited with an error that a retry will not fix (bad arguments, NaN loss...). */
+  TrainerFatal: 'KilnTrainerFatal',
+  /** A gang node failed (lost peer, crashed process): the training workflow restarts the gang. */
+  NodeFailed: 'KilnNodeFailed',
+  /** The gang was restarted too many times. */
+  GangRestartsExhausted: 'KilnGangRestartsExhausted',
+  /** The deployed endpoint failed its smoke test. */
+  SmokeTestFailed: 'KilnSmokeTestFailed',
+} as const;
+export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
+
+/** Types that no retry can fix: activities' retry policies list these as non-retryable. */
+export const nonRetryableErrorTypes: ErrorType[] = [
+  ErrorType.InvalidConfig,
+  ErrorType.InvalidInput,
+  ErrorType.SchemaMismatch,
+  ErrorType.NotFound,
+  ErrorType.Unsupported,
+  ErrorType.AccessDenied,
+  ErrorType.TrainerFatal,
+  ErrorType.GangRestartsExhausted,
+];
+
+/** A failure that a person must fix: never retried. */
+export function fatal(type: ErrorType, message: string, details?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: true, details: details === undefined ? [] : [details] });
+}
+
+/** A failure that a retry may fix (a lost node, a flaky network). */
+export function transient(type: ErrorType, message: string, details?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: false, details: details === undefined ? [] : [details] });
+}
