@@ -1,0 +1,91 @@
+/**
+ * Runs a batch of generated programs in the Python sandbox runner (kiln_trainer.sandbox):
+ * jobs as a JSON list on stdin, one JSON result per job on stdout. The runner isolates each
+ * program (own process, namespaces, rlimits, wall-clock timeout, no network); see sandbox.py.
+ */
+import { execa } from 'execa';
+import { ErrorType, fatal } from '../../lib/errors.js';
+import { pythonEnv, pythonExecutable, trainerDir } from '../../lib/python.js';
+
+export interface SandboxSample {
+  task_id: string;
+  /** The whole program: prompt + completion + test + check(entry_point). */
+  program: string;
+}
+
+export interface SandboxOutcome {
+  task_id: string;
+  passed: boolean;
+  /** "passed" | "failed: <why>" | "timed out" | "exited early" */
+  result: string;
+  /** The isolation layers in force, e.g. "uid65534,userns,netns,pidns,mountns-readonly,rlimits,pyguard". */
+  isolation: string;
+}
+
+export interface SandboxOptions {
+  /** Wall-clock seconds per program. */
+  timeoutSeconds: number;
+  /** Address-space limit per program. */
+  memoryMb: number;
+  /** Programs the runner runs at once (default 1: callers run several runners instead). */
+  parallel?: number;
+  cancelSignal?: AbortSignal;
+}
+
+interface RunnerRecord {
+  id?: string;
+  passed?: boolean;
+  result?: string;
+  isolation?: string;
+  event?: string;
+  message?: string;
+}
+
+/** Runs the samples in one runner process; outcomes come back in the samples' order. */
+export async function runSandbox(samples: SandboxSample[], opts: SandboxOptions): Promise<SandboxOutcome[]> {
+  if (samples.length === 0) return [];
+  const parallel = opts.parallel ?? 1;
+  const jobs = samples.map((s, i) => ({ id: String(i), program: s.program }));
+  // A safety net only: the runner enforces each program's own timeout.
+  const batchTimeoutMs = (Math.ceil(samples.length / parallel) * (opts.timeoutSeconds + 5) + 60) * 1000;
+  const child = await execa(
+    pythonExecutable(),
+    ['-m', 'kiln_trainer.sandbox', '--timeout', String(opts.timeoutSeconds), '--memory-mb', String(opts.memoryMb), '--jobs', String(parallel)],
+    {
+      cwd: trainerDir(),
+      env: pythonEnv(),
+      extendEnv: false,
+      input: JSON.stringify(jobs),
+      reject: false,
+      timeout: batchTimeoutMs,
+      cancelSignal: opts.cancelSignal,
+      maxBuffer: 256 * 1024 * 1024,
+    },
+  );
+  const records: RunnerRecord[] = [];
+  for (const line of String(child.stdout).split('\n')) {
+    if (!line.trim().startsWith('{')) continue;
+    try {
+      records.push(JSON.parse(line) as RunnerRecord);
+    } catch {
+      // not protocol output
+    }
+  }
+  const error = records.find((r) => r.event === 'error');
+  if (child.exitCode === 2 || error) {
+    throw fatal(ErrorType.InvalidInput, `sandbox runner refused the batch: ${error?.message ?? String(child.stderr).slice(-500)}`);
+  }
+  if (child.isCanceled) throw new Error('sandbox run was cancelled');
+  if (child.exitCode !== 0) {
+    const why = child.timedOut ? `did not finish within ${batchTimeoutMs / 1000} s` : `exited with code ${child.exitCode ?? child.signal}`;
+    throw new Error(`sandbox runner ${why}: ${String(child.stderr).slice(-1000)}`);
+  }
+  const byId = new Map(records.map((r) => [r.id, r]));
+  return samples.map((sample, i) => {
+    const r = byId.get(String(i));
+    if (!r || typeof r.passed !== 'boolean' || typeof r.result !== 'string') {
+      throw new Error(`sandbox runner returned no result for sample ${i} (${sample.task_id}): ${String(child.stderr).slice(-500)}`);
+    }
+    return { task_id: sample.task_id, passed: r.passed, result: r.result, isolation: r.isolation ?? '' };
+  });
+}

@@ -1,0 +1,37 @@
+/** Exports the final checkpoint as a Hugging Face model folder (config.json + safetensors + tokenizer). */
+import { join } from 'node:path';
+import { ErrorType } from '../lib/errors.js';
+import { runStage, type StageResult } from '../lib/manifest.js';
+import { assertSucceeded, runPythonTool } from '../lib/pythonTool.js';
+import { store } from '../lib/storage/index.js';
+import { withTempDir } from '../lib/workdirs.js';
+import { downloadCheckpoint } from './train/checkpoints.js';
+import { cancellationSignal, withHeartbeat } from './support/heartbeat.js';
+import { fetchAll, publishDir } from './nativeStage.js';
+
+export async function exportModelStage(input: { artifactsRoot: string; checkpoint: string; tokenizer: StageResult }): Promise<StageResult> {
+  return runStage({
+    store,
+    artifactsRoot: input.artifactsRoot,
+    stage: 'export',
+    params: { format: 'huggingface-llama' },
+    // Checkpoint folders are content-addressed by run and step, so the URI identifies the weights.
+    inputs: [input.checkpoint, input.tokenizer.fingerprint],
+    work: (dir) =>
+      withHeartbeat(() =>
+        withTempDir('export', async (tmp) => {
+          const ckpt = await downloadCheckpoint(input.checkpoint, join(tmp, 'ckpt'));
+          const [tokenizerJson] = await fetchAll([String(input.tokenizer.stats.tokenizerUri)], join(tmp, 'tok'));
+          const out = join(tmp, 'model');
+          const run = await runPythonTool('kiln_trainer.export', ['--checkpoint', ckpt, '--tokenizer', tokenizerJson!, '--out', out], {
+            fatalType: ErrorType.TrainerFatal,
+            cancelSignal: cancellationSignal(),
+          });
+          assertSucceeded('kiln_trainer.export', run);
+          const event = run.events.find((e) => e.event === 'exported') ?? ({} as Record<string, unknown>);
+          const outputs = await publishDir(out, dir);
+          return { outputs, stats: { params: event.params, format: 'huggingface-llama', checkpoint: input.checkpoint } };
+        }),
+      ),
+  });
+}

@@ -1,0 +1,16 @@
+// Activities of the GPU worker: training nodes, export, generation for eval, deployment.
+import { deployModel } from './deploy.js';
+import { exportModelStage } from './exportModel.js';
+import { generateSamplesStage } from './generateSamples.js';
+import { latestCheckpoint } from './train/checkpoints.js';
+import { createTrainNode, type NodeDeps } from './train/node.js';
+
+export function createGpuActivities(deps: NodeDeps) {
+  return {
+    trainNode: createTrainNode(deps),
+    latestCheckpoint,
+    exportModelStage,
+    generateSamplesStage,
+    deployModel,
+  };
+}

@@ -1,0 +1,31 @@
+/** Derives the trainer's config and the run's checkpoint folder from the pipeline config. */
+import type { PipelineConfig } from '../lib/config/types.js';
+import { fingerprintOf } from '../lib/canonicalJson.js';
+import { joinUri, type StageResult } from '../lib/manifest.js';
+import { CODE_VERSION } from '../lib/version.js';
+import type { TrainerConfig } from './train/types.js';
+
+/** Special token ids fixed by the tokenizer stage (StarCoder order). */
+export const EOS_TOKEN_ID = 0;
+
+export interface TrainingPlan {
+  runKey: string;
+  trainer: TrainerConfig;
+  checkpointsUri: string;
+}
+
+export async function planTraining(input: { config: PipelineConfig; shards: StageResult; tokenizer: StageResult }): Promise<TrainingPlan> {
+  const { config, shards, tokenizer } = input;
+  // Knobs that change no result stay out of the run's identity, so changing them still resumes.
+  const { maxGangRestarts: _r, progressEverySeconds: _p, ...train } = config.train;
+  const trainer: TrainerConfig = {
+    seed: config.seed,
+    model: { ...config.model },
+    train: { ...config.train },
+    vocabSize: Number(tokenizer.stats.vocabSize ?? config.tokenizer.vocabSize),
+    seqLen: config.shard.seqLen,
+    eosTokenId: EOS_TOKEN_ID,
+  };
+  const runKey = fingerprintOf({ codeVersion: CODE_VERSION, shards: shards.fingerprint, model: config.model, train, seed: config.seed, vocab: trainer.vocabSize });
+  return { runKey, trainer, checkpointsUri: joinUri(config.artifacts, 'train', runKey.slice(0, 16), 'checkpoints') };
+}

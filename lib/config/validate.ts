@@ -1,0 +1,95 @@
+/**
+ * Config validation shared by the workflow (deterministic: no I/O) and `kiln validate-config`.
+ * The schema is imported as JSON so the workflow bundle carries it.
+ */
+import { Ajv, type ErrorObject } from 'ajv';
+import schema from '../../configs/schema.json' with { type: 'json' };
+import type { PipelineConfig } from './types.js';
+
+export class ConfigError extends Error {
+  constructor(readonly field: string, readonly rule: string) {
+    super(`Invalid config: \`${field}\` ${rule}.`);
+    this.name = 'ConfigError';
+  }
+}
+
+const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false });
+const check = ajv.compile(schema);
+
+function fieldOf(error: ErrorObject): string {
+  const path = error.instancePath
+    .split('/')
+    .filter(Boolean)
+    .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`))
+    .join('');
+  if (error.keyword === 'additionalProperties') {
+    return `${path.slice(1) ? path.slice(1) + '.' : ''}${(error.params as { additionalProperty: string }).additionalProperty}`;
+  }
+  if (error.keyword === 'required') {
+    return `${path.slice(1) ? path.slice(1) + '.' : ''}${(error.params as { missingProperty: string }).missingProperty}`;
+  }
+  return path.slice(1) || '(root)';
+}
+
+function ruleOf(error: ErrorObject, value: unknown): string {
+  switch (error.keyword) {
+    case 'additionalProperties':
+      return 'is not a known field (check its spelling against configs/schema.json)';
+    case 'required':
+      return 'is required';
+    default: {
+      const got = value === undefined ? '' : `, got ${JSON.stringify(value)}`;
+      return `${error.message ?? 'is invalid'}${got}`;
+    }
+  }
+}
+
+function valueAt(root: unknown, instancePath: string): unknown {
+  let cur: unknown = root;
+  for (const part of instancePath.split('/').filter(Boolean)) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+/** Rules that JSON Schema cannot express: relations between fields. */
+function checkRelations(c: PipelineConfig): void {
+  if (c.dedup.numPerm !== c.dedup.bands * c.dedup.rows) {
+    throw new ConfigError('dedup.numPerm', `must equal dedup.bands * dedup.rows (${c.dedup.bands} * ${c.dedup.rows} = ${c.dedup.bands * c.dedup.rows}), got ${c.dedup.numPerm}`);
+  }
+  if (c.model.dModel % c.model.nHead !== 0) {
+    throw new ConfigError('model.dModel', `must be divisible by model.nHead (${c.model.nHead}), got ${c.model.dModel}`);
+  }
+  const kv = c.model.nKvHead ?? c.model.nHead;
+  if (c.model.nHead % kv !== 0) {
+    throw new ConfigError('model.nKvHead', `must divide model.nHead (${c.model.nHead}), got ${kv}`);
+  }
+  if ((c.model.dModel / c.model.nHead) % 2 !== 0) {
+    throw new ConfigError('model.dModel', `divided by model.nHead must be even for rotary embeddings, got head size ${c.model.dModel / c.model.nHead}`);
+  }
+  for (const [i, k] of c.eval.k.entries()) {
+    if (k > c.eval.samplesPerProblem) {
+      throw new ConfigError(`eval.k[${i}]`, `must be at most eval.samplesPerProblem (${c.eval.samplesPerProblem}), got ${k}`);
+    }
+  }
+  if (c.train.warmupSteps >= c.train.steps && c.train.steps > 1) {
+    throw new ConfigError('train.warmupSteps', `must be less than train.steps (${c.train.steps}), got ${c.train.warmupSteps}`);
+  }
+}
+
+/** Validates and fills defaults. Throws ConfigError naming the first offending field. */
+export function validateConfig(raw: unknown): PipelineConfig {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError('(root)', `must be a JSON object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`);
+  }
+  const config = structuredClone(raw) as Record<string, unknown>;
+  if (!check(config)) {
+    const error = check.errors![0]!;
+    throw new ConfigError(fieldOf(error), ruleOf(error, valueAt(config, error.instancePath)));
+  }
+  delete config.$schema;
+  const resolved = config as unknown as PipelineConfig;
+  checkRelations(resolved);
+  return resolved;
+}

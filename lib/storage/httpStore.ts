@@ -1,0 +1,279 @@
+/**
+ * Read-only `https://` (and `http://`) artifact store over fetch. An https URI names one object, e.g.
+ * a Hugging Face hub file:
+ *   https://huggingface.co/datasets/x/y/resolve/main/data/python/train-00000-of-00001.parquet
+ *
+ * Redirects are followed (the hub answers `resolve/` with a redirect to its CDN). Authentication:
+ * when HF_TOKEN is set, `Authorization: Bearer <HF_TOKEN>` goes to the Hugging Face hub
+ * (huggingface.co, hf.co and their subdomains, plus the host of HF_ENDPOINT when that names a
+ * mirror), and only on hops that stay on the origin first asked: never to a CDN or any other host a
+ * redirect points to. The token is never logged or put in a message.
+ *
+ * Errors: 404/410 -> fatal NotFound; 401/403 -> fatal AccessDenied; 5xx, 429 and network errors are
+ * retried a few times quickly, then thrown as a plain (retryable) error for Temporal to retry later.
+ */
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorType, fatal } from '../errors.js';
+import { isKilnFailure, retryable, streamToFileAtomic } from './fileStore.js';
+import type { ArtifactStore, ObjectInfo } from './types.js';
+
+export interface HttpStoreOptions {
+  /** Attempts per operation, the first included (default 4). */
+  attempts?: number;
+  /** Delay before the first retry, doubled after each (default 250 ms; Retry-After is honoured up to 5 s). */
+  retryDelayMs?: number;
+  /** Environment to read HF_TOKEN / HF_ENDPOINT from (default process.env, read at each request). */
+  env?: NodeJS.ProcessEnv;
+}
+
+const MAX_REDIRECTS = 10;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const RETRY_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
+
+class RetryableHttp extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+function checkHttpUri(uri: string): URL {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw fatal(ErrorType.Unsupported, `Expected an https:// URL, got \`${uri}\`.`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw fatal(ErrorType.Unsupported, `Expected an https:// URL, got \`${uri}\`.`);
+  }
+  return url;
+}
+
+function tokenHosts(env: NodeJS.ProcessEnv): (host: string) => boolean {
+  let mirror: string | undefined;
+  if (env.HF_ENDPOINT) {
+    try {
+      mirror = new URL(env.HF_ENDPOINT).host.toLowerCase();
+    } catch {
+      mirror = undefined;
+    }
+  }
+  return (host: string) => {
+    const h = host.toLowerCase();
+    return (
+      h === 'huggingface.co' ||
+      h.endsWith('.huggingface.co') ||
+      h === 'hf.co' ||
+      h.endsWith('.hf.co') ||
+      (mirror !== undefined && h === mirror)
+    );
+  };
+}
+
+function retryAfterMs(res: Response): number | undefined {
+  const v = res.headers.get('retry-after');
+  if (v === null) return undefined;
+  const s = Number(v);
+  if (Number.isFinite(s)) return Math.max(0, s * 1000);
+  const t = Date.parse(v);
+  return Number.isFinite(t) ? Math.max(0, t - Date.now()) : undefined;
+}
+
+function networkDetail(err: unknown): string {
+  const e = err as { message?: string; cause?: { code?: string; message?: string } };
+  const cause = e?.cause;
+  const parts = [e?.message, cause?.code, cause?.message].filter((s): s is string => typeof s === 'string' && s !== '');
+  return [...new Set(parts)].join(': ') || String(err);
+}
+
+async function discard(res: Response): Promise<void> {
+  await res.body?.cancel().catch(() => undefined);
+}
+
+export class HttpStore implements ArtifactStore {
+  private readonly attempts: number;
+  private readonly retryDelayMs: number;
+  private readonly env: NodeJS.ProcessEnv | undefined;
+
+  constructor(opts: HttpStoreOptions = {}) {
+    this.attempts = Math.max(1, opts.attempts ?? 4);
+    this.retryDelayMs = opts.retryDelayMs ?? 250;
+    this.env = opts.env;
+  }
+
+  /**
+   * One request, following redirects by hand so that the token goes only where it belongs.
+   * Returns the final response (any status except a redirect).
+   */
+  private async request(uri: string, method: 'GET' | 'HEAD', extra: Record<string, string> = {}): Promise<Response> {
+    const env = this.env ?? process.env;
+    const token = env.HF_TOKEN && env.HF_TOKEN.trim() !== '' ? env.HF_TOKEN.trim() : undefined;
+    const first = checkHttpUri(uri);
+    const sendToken = token !== undefined && tokenHosts(env)(first.host);
+    let url = first;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const headers: Record<string, string> = {
+        'accept-encoding': 'identity', // sizes from HEAD match the bytes a GET delivers
+        'user-agent': 'kiln-artifact-store',
+        ...extra,
+      };
+      if (sendToken && url.origin === first.origin) headers.authorization = `Bearer ${token}`;
+      let res: Response;
+      try {
+        res = await fetch(url, { method, headers, redirect: 'manual' });
+      } catch (err) {
+        throw new RetryableHttp(`${method} ${uri} failed: ${networkDetail(err)}`);
+      }
+      if (!REDIRECT_STATUSES.has(res.status)) return res;
+      const location = res.headers.get('location');
+      await discard(res);
+      if (location === null) throw fatal(ErrorType.InvalidInput, `${uri}: HTTP ${res.status} redirect without a Location header.`);
+      const next = new URL(location, url);
+      if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+        throw fatal(ErrorType.Unsupported, `${uri} redirects to an unsupported scheme (${next.protocol}).`);
+      }
+      url = next;
+    }
+    throw fatal(ErrorType.InvalidInput, `${uri}: more than ${MAX_REDIRECTS} redirects.`);
+  }
+
+  /** Throws the fatal failure for a final non-success status (or RetryableHttp for a transient one). */
+  private async statusError(uri: string, res: Response): Promise<never> {
+    await discard(res);
+    const s = res.status;
+    if (s === 404 || s === 410) throw fatal(ErrorType.NotFound, `No object at ${uri} (HTTP ${s}).`, { uri, status: s });
+    if (s === 401 || s === 403) {
+      const env = this.env ?? process.env;
+      const hint = env.HF_TOKEN
+        ? 'HF_TOKEN is set but was refused: check that it grants access to this repository (gated datasets need their terms accepted).'
+        : 'For a private or gated Hugging Face repository, set HF_TOKEN to a token with access.';
+      throw fatal(ErrorType.AccessDenied, `Access to ${uri} was refused (HTTP ${s}). ${hint}`, { uri, status: s });
+    }
+    if (RETRY_STATUSES.has(s) || s >= 500) throw new RetryableHttp(`${uri}: HTTP ${s}`, retryAfterMs(res));
+    throw fatal(ErrorType.InvalidInput, `${uri}: unexpected HTTP ${s}.`, { uri, status: s });
+  }
+
+  /** Runs `fn` with quick retries on transient failures; fatal failures pass straight through. */
+  private async withRetries<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    let delay = this.retryDelayMs;
+    let last: RetryableHttp | undefined;
+    for (let attempt = 1; attempt <= this.attempts; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (isKilnFailure(err)) throw err;
+        last = err instanceof RetryableHttp ? err : new RetryableHttp(`${what}: ${networkDetail(err)}`);
+        if (attempt === this.attempts) break;
+        await sleep(Math.min(Math.max(delay, last.retryAfterMs ?? 0), 5_000));
+        delay *= 2;
+      }
+    }
+    throw retryable(`${last?.message ?? what} (after ${this.attempts} attempts; a later retry may succeed)`);
+  }
+
+  async readBytes(uri: string): Promise<Uint8Array> {
+    return this.withRetries(`GET ${uri}`, async () => {
+      const res = await this.request(uri, 'GET');
+      if (res.status !== 200) return this.statusError(uri, res);
+      try {
+        return new Uint8Array(await res.arrayBuffer());
+      } catch (err) {
+        throw new RetryableHttp(`GET ${uri}: body interrupted: ${networkDetail(err)}`);
+      }
+    });
+  }
+
+  async download(uri: string, localPath: string): Promise<void> {
+    await this.withRetries(`GET ${uri}`, async () => {
+      const res = await this.request(uri, 'GET');
+      if (res.status !== 200) return this.statusError(uri, res);
+      const len = res.headers.get('content-length');
+      const body = res.body === null ? Readable.from([]) : Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
+      await streamToFileAtomic(body, localPath, {
+        label: uri,
+        expectedBytes: len !== null && /^\d+$/.test(len) ? Number(len) : undefined,
+        sourceError: (err) => new RetryableHttp(`GET ${uri}: body interrupted: ${networkDetail(err)}`),
+      });
+    });
+  }
+
+  async exists(uri: string): Promise<boolean> {
+    return (await this.probe(uri)) !== undefined;
+  }
+
+  async list(prefixUri: string): Promise<ObjectInfo[]> {
+    const size = await this.probe(prefixUri);
+    return size === undefined ? [] : [{ uri: prefixUri, size }];
+  }
+
+  /** The object's size, or undefined when it does not exist. HEAD first; a ranged GET where HEAD is refused. */
+  private async probe(uri: string): Promise<number | undefined> {
+    return this.withRetries(`HEAD ${uri}`, async () => {
+      const head = await this.request(uri, 'HEAD');
+      await discard(head);
+      if (head.status === 200) {
+        const n = head.headers.get('content-length');
+        if (n !== null && /^\d+$/.test(n)) return Number(n);
+        return this.rangedSize(uri);
+      }
+      if (head.status === 404 || head.status === 410) return undefined;
+      // Refused HEAD: method not allowed, or a signed URL that only allows GET.
+      if ([401, 403, 405, 501].includes(head.status)) return this.rangedSize(uri);
+      return this.statusError(uri, head);
+    });
+  }
+
+  private async rangedSize(uri: string): Promise<number | undefined> {
+    const res = await this.request(uri, 'GET', { range: 'bytes=0-0' });
+    if (res.status === 404 || res.status === 410) {
+      await discard(res);
+      return undefined;
+    }
+    if (res.status === 206 || res.status === 416) {
+      await discard(res);
+      const total = /\/(\d+)\s*$/.exec(res.headers.get('content-range') ?? '');
+      if (total) return Number(total[1]);
+      if (res.status === 416) return 0; // a range past the end of an empty object
+    }
+    if (res.status === 200) {
+      const n = res.headers.get('content-length');
+      if (n !== null && /^\d+$/.test(n)) {
+        await discard(res);
+        return Number(n);
+      }
+      let size = 0;
+      for await (const chunk of res.body ?? []) size += (chunk as Uint8Array).byteLength;
+      return size;
+    }
+    if (res.status === 206) {
+      // No total in Content-Range (`bytes 0-0/*`): count the whole object.
+      const full = await this.request(uri, 'GET');
+      if (full.status !== 200) return this.statusError(uri, full);
+      let size = 0;
+      for await (const chunk of full.body ?? []) size += (chunk as Uint8Array).byteLength;
+      return size;
+    }
+    return this.statusError(uri, res);
+  }
+
+  private readOnly(uri: string): never {
+    throw fatal(ErrorType.Unsupported, `${uri} is read-only: kiln writes artifacts only to file:// or s3:// URIs.`);
+  }
+
+  async writeBytes(uri: string): Promise<void> {
+    this.readOnly(uri);
+  }
+
+  async upload(_localPath: string, uri: string): Promise<void> {
+    this.readOnly(uri);
+  }
+
+  async remove(uri: string): Promise<void> {
+    this.readOnly(uri);
+  }
+}

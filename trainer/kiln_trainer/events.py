@@ -1,0 +1,46 @@
+"""The trainer's stdout protocol: one JSON object per line, flushed, from global rank 0 only.
+
+    {"event":"start","step":S,"world_size":W,"device":"cpu","dtype":"float32","params":N,"resumed_from":path|null}
+    {"event":"step","step":s,"loss":f,"lr":f,"tokens_per_s":f,"mfu":f|null,"tokens_seen":n}
+    {"event":"eval","step":s,"val_loss":f}
+    {"event":"checkpoint","step":s,"path":"ABS_DIR"}          after the directory is complete
+    {"event":"stopped","step":s,"reason":"sigterm"|"max-steps","checkpoint":"ABS_DIR"}  exit 75
+    {"event":"done","step":s,"final_loss":f,"checkpoint":"ABS_DIR"}                      exit 0
+    {"event":"error","message":"..."}                                                    exit 2
+
+Logs and anything else go to stderr. Note that torchrun itself exits 1 whenever a worker exits
+non-zero, so a launcher behind torchrun should read the last event, not only the exit code.
+"""
+
+import json
+import math
+import sys
+
+EXIT_OK = 0
+EXIT_FATAL = 2  # bad config or data: retrying cannot help
+EXIT_STOPPED = 75  # stopped on request (SIGTERM/SIGINT, --max-steps-this-run) after a checkpoint
+
+
+class FatalError(Exception):
+    """An error a person must fix (config, data, diverged loss): reported as an error event."""
+
+
+def _finite(value):
+    # JSON has no NaN/Infinity; a non-finite float becomes null rather than invalid JSON.
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+class Events:
+    def __init__(self, stream=None):
+        self.stream = stream  # None on ranks other than 0: they print nothing
+
+    def emit(self, event: str, **fields) -> None:
+        if self.stream is None:
+            return
+        record = {"event": event, **{k: _finite(v) for k, v in fields.items()}}
+        self.stream.write(json.dumps(record, allow_nan=False) + "\n")
+        self.stream.flush()
+
+
+def log(message: str) -> None:
+    print(f"[kiln-trainer] {message}", file=sys.stderr, flush=True)

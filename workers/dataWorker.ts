@@ -1,0 +1,30 @@
+/**
+ * The data worker: runs the workflows (llm-pipeline queue) and the CPU activities (llm-data).
+ * Start as many as you like; Temporal spreads the work.
+ */
+import { Worker } from '@temporalio/worker';
+import { createDataActivities } from '../activities/data.js';
+import { TASK_QUEUES } from '../workflows/definitions.js';
+import { connectWorker, temporalNamespace } from './connection.js';
+import { workflowsPath } from './workflowBundle.js';
+
+async function main(): Promise<void> {
+  const connection = await connectWorker();
+  const namespace = temporalNamespace();
+  const workflows = await Worker.create({ connection, namespace, taskQueue: TASK_QUEUES.workflows, workflowsPath });
+  const data = await Worker.create({
+    connection,
+    namespace,
+    taskQueue: TASK_QUEUES.data,
+    activities: createDataActivities(),
+    // Stages are CPU-bound; the eval sandbox parallelises inside its activity.
+    maxConcurrentActivityTaskExecutions: Number(process.env.KILN_DATA_CONCURRENCY ?? 2),
+  });
+  console.error(`[data-worker ${process.pid}] polling ${TASK_QUEUES.workflows}, ${TASK_QUEUES.data}`);
+  await Promise.all([workflows.run(), data.run()]);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

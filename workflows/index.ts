@@ -1,0 +1,2 @@
+export { llmPipeline } from './pipeline.js';
+export { trainingRun } from './training.js';

@@ -1,0 +1,202 @@
+/**
+ * llmPipeline: ingest -> clean -> dedup -> tokenizer -> shard -> train -> export -> eval -> deploy.
+ * Orchestration only: every side effect is an activity; payloads carry URIs and small stats.
+ */
+import {
+  ApplicationFailure,
+  startChild,
+  type ChildWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type * as data from '../activities/data.js';
+import type * as gpu from '../activities/gpu.js';
+import { ConfigError, validateConfig } from '../lib/config/validate.js';
+import type { PipelineConfig } from '../lib/config/types.js';
+import { ErrorType, nonRetryableErrorTypes } from '../lib/errors.js';
+import type { StageResult } from '../lib/manifest.js';
+import {
+  pauseSignal,
+  progressSignal,
+  resumeSignal,
+  STAGES,
+  statusQuery,
+  TASK_QUEUES,
+  type PipelineStatus,
+  type StageName,
+} from './definitions.js';
+import { trainingRun, type TrainingRunResult } from './training.js';
+
+type DataActivities = ReturnType<typeof data.createDataActivities>;
+type GpuActivities = ReturnType<typeof gpu.createGpuActivities>;
+
+const retry = { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 8, nonRetryableErrorTypes };
+
+const dataStage = proxyActivities<DataActivities>({
+  taskQueue: TASK_QUEUES.data,
+  startToCloseTimeout: '12 hours',
+  // Data activities heartbeat while they work: a killed worker is noticed within this.
+  heartbeatTimeout: '30 seconds',
+  retry,
+});
+
+const gpuStage = proxyActivities<GpuActivities>({
+  taskQueue: TASK_QUEUES.gpu,
+  startToCloseTimeout: '12 hours',
+  heartbeatTimeout: '60 seconds',
+  retry,
+});
+
+export interface PipelineResult {
+  name: string;
+  artifacts: Record<string, string>;
+  stats: Record<string, unknown>;
+  train: TrainingRunResult;
+  eval: { passAtK: Record<string, number>; problems: number; samplesUri: string; resultsUri: string };
+  deployment: { endpoint: string; model: string; modelVersion: string; recordUri: string; sampleCompletion: string; latencyMs: number };
+}
+
+export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
+  let config: PipelineConfig;
+  try {
+    config = validateConfig(rawConfig);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      throw ApplicationFailure.create({ type: ErrorType.InvalidConfig, message: err.message, nonRetryable: true, details: [{ field: err.field }] });
+    }
+    throw err;
+  }
+
+  const status: PipelineStatus = {
+    name: config.name,
+    stage: 'validate',
+    stages: Object.fromEntries(STAGES.map((s) => [s, 'pending'])) as PipelineStatus['stages'],
+    paused: false,
+    train: { step: 0, totalSteps: config.train.steps, paused: false, attempts: 0, gangRestarts: 0 },
+    results: {},
+  };
+  const { workflowId } = workflowInfo();
+  const trainingWorkflowId = `${workflowId}/train`;
+  let training: ChildWorkflowHandle<typeof trainingRun> | undefined;
+
+  setHandler(statusQuery, () => status);
+  setHandler(progressSignal, (p) => {
+    const train = status.train;
+    if (p.loss !== undefined && (train.firstLossStep === undefined || p.step < train.firstLossStep)) {
+      train.firstLoss = p.loss;
+      train.firstLossStep = p.step;
+    }
+    Object.assign(train, { ...p, lastCheckpoint: p.lastCheckpoint ?? train.lastCheckpoint });
+  });
+  // Pause and resume are forwarded to the training run; outside training they are remembered
+  // and applied when training starts.
+  const forward = (paused: boolean) => {
+    status.paused = status.train.paused = paused;
+    // A child that already finished cannot take signals; that is fine.
+    training?.signal(paused ? pauseSignal : resumeSignal).catch(() => undefined);
+  };
+  setHandler(pauseSignal, () => forward(true));
+  setHandler(resumeSignal, () => forward(false));
+
+  async function stage<T>(name: StageName, run: () => Promise<T>): Promise<T> {
+    status.stage = name;
+    status.stages[name] = 'running';
+    try {
+      const result = await run();
+      const r = result as Partial<StageResult>;
+      status.stages[name] = r.reused ? 'reused' : 'done';
+      if (r.dir) status.results[name] = { dir: r.dir, stats: r.stats };
+      return result;
+    } catch (err) {
+      status.stages[name] = 'failed';
+      status.stage = 'failed';
+      throw err;
+    }
+  }
+
+  const run = await dataStage.prepareRun({ config, workflowId });
+  const cfg = run.config; // URIs resolved to absolute ones
+  const root = cfg.artifacts;
+
+  const ingest = await stage('ingest', () =>
+    dataStage.ingestStage({ artifactsRoot: root, source: cfg.ingest.source, languages: cfg.ingest.languages, maxRowsPerLanguage: cfg.ingest.maxRowsPerLanguage, seed: cfg.seed }),
+  );
+  const clean = await stage('clean', () => dataStage.cleanStage({ artifactsRoot: root, input: ingest, params: cfg.clean }));
+  const dedup = await stage('dedup', () => dataStage.dedupStage({ artifactsRoot: root, input: clean, params: cfg.dedup, seed: cfg.seed }));
+  const tokenizer = await stage('tokenizer', () =>
+    dataStage.tokenizerStage({ artifactsRoot: root, input: dedup, params: cfg.tokenizer, seed: cfg.seed }),
+  );
+  const shards = await stage('shard', () =>
+    dataStage.shardStage({ artifactsRoot: root, input: dedup, tokenizer, params: cfg.shard, seed: cfg.seed }),
+  );
+
+  const plan = await dataStage.planTraining({ config: cfg, shards, tokenizer });
+  const train = await stage('train', async () => {
+    const startPaused = status.paused;
+    training = await startChild(trainingRun, {
+      workflowId: trainingWorkflowId,
+      taskQueue: TASK_QUEUES.workflows,
+      args: [
+        {
+          runKey: plan.runKey,
+          trainer: plan.trainer,
+          shardsDir: shards.dir,
+          checkpointsUri: plan.checkpointsUri,
+          nodes: cfg.train.nodes,
+          procsPerNode: cfg.train.procsPerNode,
+          maxGangRestarts: cfg.train.maxGangRestarts,
+          progressEverySeconds: cfg.train.progressEverySeconds,
+          pipelineWorkflowId: workflowId,
+          startPaused,
+        },
+      ],
+    });
+    if (status.paused !== startPaused) forward(status.paused); // a signal that came while the child started
+    return training.result();
+  });
+  training = undefined;
+  Object.assign(status.train, { step: train.steps, loss: train.finalLoss, lastCheckpoint: train.checkpoint, paused: false });
+
+  const exported = await stage('export', () =>
+    gpuStage.exportModelStage({ artifactsRoot: root, checkpoint: train.checkpoint, tokenizer }),
+  );
+  const evaluation = await stage('eval', async () => {
+    const samples = await gpuStage.generateSamplesStage({ artifactsRoot: root, model: exported, params: cfg.eval, seed: cfg.seed });
+    return dataStage.evalStage({ artifactsRoot: root, samples, params: cfg.eval });
+  });
+  const deployment = await stage('deploy', () =>
+    gpuStage.deployModel({ artifactsRoot: root, model: exported, name: cfg.name, params: cfg.deploy }),
+  );
+  status.stage = 'done';
+
+  return {
+    name: cfg.name,
+    artifacts: {
+      ingest: ingest.dir,
+      clean: clean.dir,
+      dedup: dedup.dir,
+      tokenizer: tokenizer.dir,
+      shards: shards.dir,
+      checkpoint: train.checkpoint,
+      model: exported.dir,
+      eval: evaluation.dir,
+      deployment: deployment.recordUri,
+    },
+    stats: {
+      ingest: ingest.stats,
+      clean: clean.stats,
+      dedup: dedup.stats,
+      tokenizer: tokenizer.stats,
+      shard: shards.stats,
+    },
+    train,
+    eval: {
+      passAtK: evaluation.stats.passAtK as Record<string, number>,
+      problems: evaluation.stats.problems as number,
+      samplesUri: evaluation.stats.samplesUri as string,
+      resultsUri: evaluation.stats.resultsUri as string,
+    },
+    deployment,
+  };
+}
