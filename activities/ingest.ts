@@ -173,22 +173,22 @@ async function ingestFiles(
     );
   }
 
-  const perLanguage: Record<string, { rowsIn: number; rowsOut: number; parts: number }> = {};
+  const perLanguage: Record<string, { rows_in: number; rows_out: number; parts: number }> = {};
   for (const p of [...partitions.values()].sort((a, b) => (a.folder < b.folder ? -1 : 1))) {
-    perLanguage[p.lang] = { rowsIn: p.rowsIn, rowsOut: p.rowsOut, parts: p.parts };
+    perLanguage[p.lang] = { rows_in: p.rowsIn, rows_out: p.rowsOut, parts: p.parts };
   }
   outputs.sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
   return {
     outputs,
     stats: {
-      filesRead,
-      filesListed: files.length,
-      rowsIn,
-      rowsOut: outputs.reduce((n, o) => n + (o.rows ?? 0), 0),
-      rowsWithoutLang,
-      perLanguage,
-      bytesRead,
-      bytesWritten,
+      files_read: filesRead,
+      files_listed: files.length,
+      rows_in: rowsIn,
+      rows_out: outputs.reduce((n, o) => n + (o.rows ?? 0), 0),
+      rows_without_lang: rowsWithoutLang,
+      per_language: perLanguage,
+      bytes_read: bytesRead,
+      bytes_written: bytesWritten,
     },
   };
 }

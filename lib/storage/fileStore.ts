@@ -134,18 +134,25 @@ export async function streamToFileAtomic(
   const tmp = tmpPathFor(path);
   let written = 0;
   const out = createWriteStream(tmp, { flags: 'wx' });
-  let localFailure = false;
+  // Which side failed? pipeline() forwards a source error to `out` too, so compare error objects.
+  let outErr: unknown;
+  let sourceErr: unknown;
   let shortRead: Error | undefined;
-  out.on('error', () => {
-    localFailure = true;
+  out.on('error', (e) => {
+    outErr ??= e;
   });
   try {
     await pipeline(
       source,
       async function* count(chunks: AsyncIterable<Uint8Array>) {
-        for await (const c of chunks) {
-          written += c.byteLength;
-          yield c;
+        try {
+          for await (const c of chunks) {
+            written += c.byteLength;
+            yield c;
+          }
+        } catch (e) {
+          sourceErr = e;
+          throw e;
         }
       },
       out,
@@ -164,9 +171,7 @@ export async function streamToFileAtomic(
   } catch (err) {
     await removeQuietly(tmp);
     if (isKilnFailure(err) || err === shortRead) throw err;
-    if (localFailure || ['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'EISDIR', 'ENOTDIR'].includes(errCode(err) ?? '')) {
-      throw fsError(err, path, 'write');
-    }
+    if (outErr !== undefined && outErr !== sourceErr) throw fsError(err, path, 'write');
     throw opts.sourceError ? opts.sourceError(err) : err;
   }
 }

@@ -265,7 +265,7 @@ export class HttpStore implements ArtifactStore {
     throw fatal(ErrorType.Unsupported, `${uri} is read-only: kiln writes artifacts only to file:// or s3:// URIs.`);
   }
 
-  async writeBytes(uri: string): Promise<void> {
+  async writeBytes(uri: string, _data?: Uint8Array | string): Promise<void> {
     this.readOnly(uri);
   }
 

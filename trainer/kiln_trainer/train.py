@@ -108,6 +108,15 @@ def setup_distributed(device) -> Dist:
     return d
 
 
+def cpu_threads(local_world: int) -> int:
+    """This host's cores shared among its ranks. KILN_CPU_THREADS overrides: several torchrun
+    "nodes" on one host each see local world 1, and oversubscribed cores slow tiny models 20x."""
+    if os.environ.get("KILN_CPU_THREADS"):
+        return max(1, int(os.environ["KILN_CPU_THREADS"]))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, cores // local_world)
+
+
 def lr_factor(step: int, warmup: int, total: int) -> float:
     """Multiplier of the peak lr at optimizer step `step` (0-based): linear warmup, cosine to 1/10."""
     if step < warmup:
@@ -149,8 +158,7 @@ def train(args, cfg: TrainerConfig, d: Dist, device, dtype: str, events: Events,
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     if device.type == "cpu":
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        torch.set_num_threads(max(1, cores // d.local_world))
+        torch.set_num_threads(cpu_threads(d.local_world))
     else:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True

@@ -104,7 +104,7 @@ def write_config(tmp_path):
 
 
 def trainer_env(**extra) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(TRAINER_DIR), OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", **extra)
+    env = dict(os.environ, PYTHONPATH=str(TRAINER_DIR), KILN_CPU_THREADS="1", HF_HUB_OFFLINE="1", **extra)
     env.pop("RANK", None)  # never inherit a torchrun environment
     return env
 

@@ -1,0 +1,142 @@
+/**
+ * MinHash signatures over token shingles, computed straight from UTF-8 bytes.
+ *
+ * Tokens are maximal runs of [A-Za-z0-9_] or non-ASCII bytes (so identifiers, numbers and words
+ * of any script; punctuation and whitespace separate them), like BigCode's near-dedup which
+ * splits on non-alphanumeric characters. A shingle is `ngram` consecutive tokens; a document with
+ * fewer tokens has one shingle of all of them; one without tokens has no signature.
+ *
+ * Hashing is 32-bit: tokens by FNV-1a, shingles by mixing their token hashes, and permutation i
+ * is x -> fmix32(x ^ seed_i) (murmur3's finalizer, a bijection of 32-bit values), with seeds from
+ * a generator seeded by the pipeline seed. 32-bit values keep signatures in a Uint32Array and the
+ * inner loop in integer arithmetic; shingle collisions at 2^-32 do not move Jaccard estimates.
+ */
+
+/** murmur3's 32-bit finalizer: a well-mixed bijection of 32-bit integers. */
+export function fmix32(x: number): number {
+  let h = x | 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** splitmix32-style generator: the permutation seeds of a given pipeline seed. */
+export function permutationSeeds(numPerm: number, seed: number): Uint32Array {
+  const out = new Uint32Array(numPerm);
+  let state = (seed ^ 0x9e3779b9) >>> 0;
+  for (let i = 0; i < numPerm; i++) {
+    state = (state + 0x9e3779b9) >>> 0;
+    out[i] = fmix32(state ^ fmix32(i + 1));
+  }
+  return out;
+}
+
+function isTokenByte(b: number): boolean {
+  // 0-9, A-Z, a-z, _, and any byte of a multi-byte UTF-8 sequence
+  return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x5f || b >= 0x80;
+}
+
+/** 32-bit hashes of the document's tokens, in order. */
+export function tokenHashes(bytes: Uint8Array): Uint32Array {
+  let out = new Uint32Array(Math.max(16, bytes.length >>> 3));
+  let n = 0;
+  let h = 0;
+  let inToken = false;
+  for (let i = 0; i <= bytes.length; i++) {
+    const b = i < bytes.length ? bytes[i]! : 0x20;
+    if (isTokenByte(b)) {
+      if (!inToken) {
+        h = 0x811c9dc5;
+        inToken = true;
+      }
+      h = Math.imul(h ^ b, 0x01000193);
+    } else if (inToken) {
+      if (n === out.length) {
+        const grown = new Uint32Array(out.length * 2);
+        grown.set(out);
+        out = grown;
+      }
+      out[n++] = fmix32(h);
+      inToken = false;
+    }
+  }
+  return out.subarray(0, n);
+}
+
+/** Distinct shingle hashes (sorted): windows of `ngram` token hashes. */
+export function shingleHashes(bytes: Uint8Array, ngram: number): Uint32Array {
+  const tokens = tokenHashes(bytes);
+  if (tokens.length === 0) return new Uint32Array(0);
+  const width = Math.min(ngram, tokens.length);
+  const count = tokens.length - width + 1;
+  const out = new Uint32Array(count);
+  for (let s = 0; s < count; s++) {
+    let h = 0x2545f491 ^ width;
+    for (let k = 0; k < width; k++) h = Math.imul((h ^ tokens[s + k]!) >>> 0, 0x9e3779b1) ^ (h >>> 15);
+    out[s] = fmix32(h);
+  }
+  out.sort();
+  let m = 0;
+  for (let s = 0; s < count; s++) if (s === 0 || out[s] !== out[s - 1]) out[m++] = out[s]!;
+  return out.subarray(0, m);
+}
+
+export class MinHasher {
+  readonly seeds: Uint32Array;
+
+  constructor(
+    readonly numPerm: number,
+    readonly ngram: number,
+    seed: number,
+  ) {
+    this.seeds = permutationSeeds(numPerm, seed);
+  }
+
+  /**
+   * Writes the signature of `bytes` into `out[offset .. offset + numPerm)`; returns false (and
+   * writes nothing) for a document without tokens.
+   */
+  signInto(bytes: Uint8Array, out: Uint32Array, offset: number): boolean {
+    const shingles = shingleHashes(bytes, this.ngram);
+    if (shingles.length === 0) return false;
+    const P = this.numPerm;
+    const seeds = this.seeds;
+    const sig = out.subarray(offset, offset + P);
+    sig.fill(0xffffffff);
+    for (let s = 0; s < shingles.length; s++) {
+      const x = shingles[s]!;
+      for (let i = 0; i < P; i++) {
+        let h = x ^ seeds[i]!;
+        h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+        h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+        h = (h ^ (h >>> 16)) >>> 0;
+        if (h < sig[i]!) sig[i] = h;
+      }
+    }
+    return true;
+  }
+
+  signature(bytes: Uint8Array): Uint32Array | null {
+    const out = new Uint32Array(this.numPerm);
+    return this.signInto(bytes, out, 0) ? out : null;
+  }
+}
+
+/** Share of equal positions of two signatures stored in `sigs` at docs a and b. */
+export function estimatedJaccard(sigs: Uint32Array, numPerm: number, a: number, b: number): number {
+  const oa = a * numPerm;
+  const ob = b * numPerm;
+  let same = 0;
+  for (let i = 0; i < numPerm; i++) if (sigs[oa + i] === sigs[ob + i]) same++;
+  return same / numPerm;
+}
+
+/** Exact Jaccard similarity of two documents' shingle sets (tests, diagnostics). */
+export function exactJaccard(a: Uint8Array, b: Uint8Array, ngram: number): number {
+  const sa = new Set(shingleHashes(a, ngram));
+  const sb = new Set(shingleHashes(b, ngram));
+  if (sa.size === 0 && sb.size === 0) return 1;
+  let inter = 0;
+  for (const x of sa) if (sb.has(x)) inter++;
+  return inter / (sa.size + sb.size - inter);
+}
