@@ -123,9 +123,9 @@ async function ingestFiles(
     bytesRead += bytes.byteLength;
     filesRead++;
     onFile();
-    const table = readParquetTable(bytes, file.uri);
-    assertStackSchema(table, file.uri);
-    const langs = readStringColumn(table, 'lang');
+    // Schema first (no rows decoded), then the lang column; whole rows only where some match.
+    assertStackSchema(readParquetTable(bytes, file.uri, { limit: 0 }), file.uri);
+    const langs = readStringColumn(readParquetTable(bytes, file.uri, { columns: ['lang'] }), 'lang');
     const selected: number[] = [];
     const selectedPartition: Partition[] = [];
     for (let i = 0; i < langs.length; i++) {
@@ -150,7 +150,7 @@ async function ingestFiles(
       selectedPartition.push(p);
     }
     if (selected.length > 0) {
-      const rows = tableToRows(table, selected);
+      const rows = tableToRows(readParquetTable(bytes, file.uri), selected);
       for (let k = 0; k < selected.length; k++) {
         const row = rows[k]!;
         const p = selectedPartition[k]!;

@@ -19,6 +19,8 @@ export const PARQUET_ROW_GROUP_SIZE = 1000;
 export interface ReadParquetOptions {
   /** Only these columns (all when omitted). */
   columns?: string[];
+  /** At most this many rows (0: only the schema). */
+  limit?: number;
 }
 
 /**
@@ -28,7 +30,9 @@ export interface ReadParquetOptions {
 export function readParquetTable(bytes: Uint8Array, uri: string, opts: ReadParquetOptions = {}): Table {
   let ipc: Uint8Array;
   try {
-    const readerOptions: ReaderOptions = opts.columns ? { columns: opts.columns } : {};
+    const readerOptions: ReaderOptions = {};
+    if (opts.columns) readerOptions.columns = opts.columns;
+    if (opts.limit !== undefined) readerOptions.limit = opts.limit;
     ipc = readParquet(bytes, readerOptions).intoIPCStream();
   } catch (err) {
     throw fatal(ErrorType.InvalidInput, `cannot read ${uri} as Parquet: ${describeError(err)}`);

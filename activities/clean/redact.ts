@@ -176,7 +176,7 @@ const VERSION_LIKE = /^\d\.\d\.\d\.\d$/;
 const NOT_AN_ADDRESS_BEFORE = /§$|[=<>~!]=$|[A-Za-z0-9_]\/$|[,-]$/;
 /** After it: the rest of a number list or range (SVG path data: `2.35.8.41-1.76,...`). */
 const NUMBER_LIST_AFTER = /^[,-][\d.-]/;
-const NETWORK_CONTEXT = /\b(?:dns|server|host|ip|address)\b/i;
+const NETWORK_CONTEXT = /(?<![A-Za-z])(?:dns|server|host|ip|addr|address)(?![a-z])/i;
 /** Release notes and dependency lists: four-part versions (2.13.4.2) next to x.y.z ones. */
 const VERSION_CONTEXT = /\b(?:version|release|changelog|snapshot|bom|jdk|sdk)\b|(?<![\d.])\d+\.\d+\.\d+(?![\d.]|\.\d)/i;
 
@@ -239,11 +239,27 @@ function findAssignments(text: string, keyword: RegExp): { name: string; valueSt
   for (const m of text.matchAll(keyword)) {
     let nameStart = m.index!;
     while (nameStart > 0 && /[\w.$-]/.test(text[nameStart - 1]!) && m.index! - nameStart < 60) nameStart--;
+    if (!startsNamePart(text.slice(nameStart, m.index!), text[m.index!]!)) continue;
     const name = /^[\w.$-]*/.exec(text.slice(nameStart, m.index! + m[0].length))![0];
     const value = m.groups!.value!;
     out.push({ name, valueStart: m.index! + m[0].length - 1 - value.length, value });
   }
   return out;
+}
+
+/** Words that run into key/secret/token/password in names like `apikey`, `authtoken`. */
+const JOINED_PREFIX = /(?:api|access|auth|secret|private|client|session|master|app|bearer|refresh|db|user|admin|root|signing|encryption)$/i;
+
+/**
+ * True when the keyword starts a part of the name (`API_KEY`, `apiKey`, `x-api-key`, `apikey`),
+ * not the middle of a word (`rekey`, `monkey`, `hotkey`).
+ */
+function startsNamePart(before: string, first: string): boolean {
+  const prev = before[before.length - 1];
+  if (prev === undefined || !/[A-Za-z0-9]/.test(prev)) return true;
+  if (/[a-z0-9]/.test(prev) && /[A-Z]/.test(first)) return true; // camelCase
+  if (/[A-Z]/.test(prev) && /[A-Z]/.test(first)) return true; // SHOUTING (APIKEY)
+  return JOINED_PREFIX.test(before);
 }
 
 const ASSIGN = `[\\w-]{0,30}["']?\\]?\\s*(?::=|=>|==|[:=])\\s*`;
@@ -283,7 +299,7 @@ export function looksRandomSecret(value: string): boolean {
   if (value.length < 16 || PLACEHOLDER.test(value) || /[,:]/.test(value)) return false;
   const hex = /^[0-9a-f]{32,}$/i.test(value);
   const mixedCase = /[a-z]/.test(value) && /[A-Z]/.test(value) && /\d/.test(value);
-  const symbols = /[A-Za-z]/.test(value) && /\d/.test(value) && (value.match(/[!@#$%^&*()+=_-]/g)?.length ?? 0) >= 3;
+  const symbols = /[A-Za-z]/.test(value) && /\d/.test(value) && (value.match(/[!@#$%^&*()+=]/g)?.length ?? 0) >= 3;
   if (!hex && !mixedCase && !symbols) return false; // Django-style keys mix in symbols
   if (value.includes('://') || /^[\w-]+(?:\.[\w-]+){2,}$/.test(value)) return false; // URL, dotted name
   if (/^\/|\/.*\//.test(value) && !/[+=]/.test(value)) return false; // a path, not base64

@@ -71,13 +71,13 @@ export function resolveDedupParams(params: Partial<DedupParams> = {}): DedupPara
 /** Input files kept in memory between the two passes when they fit in this many bytes. */
 const CACHE_LIMIT_BYTES = 512 * 1024 * 1024;
 
-class GrowableU32 {
-  data = new Uint32Array(1 << 16);
+class GrowableI32 {
+  data = new Int32Array(1 << 16);
   ensure(size: number): void {
     if (size <= this.data.length) return;
     let len = this.data.length;
     while (len < size) len *= 2;
-    const grown = new Uint32Array(len);
+    const grown = new Int32Array(len);
     grown.set(this.data);
     this.data = grown;
   }
@@ -112,7 +112,7 @@ async function dedupFiles(
 ) {
   const hasher = new MinHasher(params.numPerm, params.ngram, seed);
   const P = params.numPerm;
-  const sigs = new GrowableU32();
+  const sigs = new GrowableI32();
   let hasSig = new Uint8Array(1 << 12);
   const exactDup: number[] = []; // global indices dropped as exact duplicates
   const seen = new Map<string, number>();

@@ -52,7 +52,7 @@ export interface LshResult {
 /** Checks per (document, band bucket) before giving up on a huge bucket of dissimilar docs. */
 export const MAX_CHECKS_PER_BUCKET = 256;
 
-function bandKey(sigs: Uint32Array, offset: number, rows: number, band: number): number {
+function bandKey(sigs: Int32Array, offset: number, rows: number, band: number): number {
   let h = 0x27d4eb2f ^ band;
   for (let r = 0; r < rows; r++) h = fmix32((h ^ sigs[offset + r]!) >>> 0) + r;
   return h >>> 0;
@@ -62,7 +62,7 @@ function bandKey(sigs: Uint32Array, offset: number, rows: number, band: number):
  * Clusters documents 0..n-1 by their signatures in `sigs` (numPerm values each). `hasSignature`
  * marks documents that took part (those without tokens stay singletons).
  */
-export function clusterSignatures(sigs: Uint32Array, hasSignature: Uint8Array, n: number, params: LshParams): LshResult {
+export function clusterSignatures(sigs: Int32Array, hasSignature: Uint8Array, n: number, params: LshParams): LshResult {
   const { numPerm, bands, rows, threshold } = params;
   const uf = new MinRootUnionFind(n);
   const buckets: Map<number, number[]>[] = Array.from({ length: bands }, () => new Map());

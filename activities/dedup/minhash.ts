@@ -8,8 +8,10 @@
  *
  * Hashing is 32-bit: tokens by FNV-1a, shingles by mixing their token hashes, and permutation i
  * is x -> fmix32(x ^ seed_i) (murmur3's finalizer, a bijection of 32-bit values), with seeds from
- * a generator seeded by the pipeline seed. 32-bit values keep signatures in a Uint32Array and the
- * inner loop in integer arithmetic; shingle collisions at 2^-32 do not move Jaccard estimates.
+ * a generator seeded by the pipeline seed; the minimum is taken in signed int32 order (any fixed
+ * order of a permutation's values is a permutation too). 32-bit values keep signatures in an
+ * Int32Array and the inner loop in small-integer arithmetic, the fast path of the JIT; shingle
+ * collisions at 2^-32 do not move Jaccard estimates.
  */
 
 /** murmur3's 32-bit finalizer: a well-mixed bijection of 32-bit integers. */
@@ -31,10 +33,14 @@ export function permutationSeeds(numPerm: number, seed: number): Uint32Array {
   return out;
 }
 
-function isTokenByte(b: number): boolean {
-  // 0-9, A-Z, a-z, _, and any byte of a multi-byte UTF-8 sequence
-  return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x5f || b >= 0x80;
-}
+/** 1 for bytes of tokens: 0-9, A-Z, a-z, _, and every byte of a multi-byte UTF-8 sequence. */
+const TOKEN_BYTE = (() => {
+  const t = new Uint8Array(257); // index 256: the end-of-document sentinel, a separator
+  for (let b = 0; b < 256; b++) {
+    t[b] = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x5f || b >= 0x80 ? 1 : 0;
+  }
+  return t;
+})();
 
 /** 32-bit hashes of the document's tokens, in order. */
 export function tokenHashes(bytes: Uint8Array): Uint32Array {
@@ -43,8 +49,8 @@ export function tokenHashes(bytes: Uint8Array): Uint32Array {
   let h = 0;
   let inToken = false;
   for (let i = 0; i <= bytes.length; i++) {
-    const b = i < bytes.length ? bytes[i]! : 0x20;
-    if (isTokenByte(b)) {
+    const b = i < bytes.length ? bytes[i]! : 256;
+    if (TOKEN_BYTE[b] === 1) {
       if (!inToken) {
         h = 0x811c9dc5;
         inToken = true;
@@ -82,48 +88,47 @@ export function shingleHashes(bytes: Uint8Array, ngram: number): Uint32Array {
 }
 
 export class MinHasher {
-  readonly seeds: Uint32Array;
+  readonly seeds: Int32Array;
 
   constructor(
     readonly numPerm: number,
     readonly ngram: number,
     seed: number,
   ) {
-    this.seeds = permutationSeeds(numPerm, seed);
+    this.seeds = new Int32Array(permutationSeeds(numPerm, seed).buffer);
   }
 
   /**
    * Writes the signature of `bytes` into `out[offset .. offset + numPerm)`; returns false (and
    * writes nothing) for a document without tokens.
    */
-  signInto(bytes: Uint8Array, out: Uint32Array, offset: number): boolean {
+  signInto(bytes: Uint8Array, out: Int32Array, offset: number): boolean {
     const shingles = shingleHashes(bytes, this.ngram);
     if (shingles.length === 0) return false;
     const P = this.numPerm;
     const seeds = this.seeds;
-    const sig = out.subarray(offset, offset + P);
-    sig.fill(0xffffffff);
+    for (let i = 0; i < P; i++) out[offset + i] = 0x7fffffff;
     for (let s = 0; s < shingles.length; s++) {
-      const x = shingles[s]!;
+      const x = shingles[s]! | 0;
       for (let i = 0; i < P; i++) {
         let h = x ^ seeds[i]!;
         h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
         h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-        h = (h ^ (h >>> 16)) >>> 0;
-        if (h < sig[i]!) sig[i] = h;
+        h ^= h >>> 16;
+        if (h < out[offset + i]!) out[offset + i] = h;
       }
     }
     return true;
   }
 
-  signature(bytes: Uint8Array): Uint32Array | null {
-    const out = new Uint32Array(this.numPerm);
+  signature(bytes: Uint8Array): Int32Array | null {
+    const out = new Int32Array(this.numPerm);
     return this.signInto(bytes, out, 0) ? out : null;
   }
 }
 
 /** Share of equal positions of two signatures stored in `sigs` at docs a and b. */
-export function estimatedJaccard(sigs: Uint32Array, numPerm: number, a: number, b: number): number {
+export function estimatedJaccard(sigs: Int32Array, numPerm: number, a: number, b: number): number {
   const oa = a * numPerm;
   const ob = b * numPerm;
   let same = 0;

@@ -83,7 +83,8 @@ export function validateConfig(raw: unknown): PipelineConfig {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError('(root)', `must be a JSON object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`);
   }
-  const config = structuredClone(raw) as Record<string, unknown>;
+  // A JSON copy (the workflow sandbox has no structuredClone); defaults are filled into it.
+  const config = JSON.parse(JSON.stringify(raw)) as Record<string, unknown>;
   if (!check(config)) {
     const error = check.errors![0]!;
     throw new ConfigError(fieldOf(error), ruleOf(error, valueAt(config, error.instancePath)));

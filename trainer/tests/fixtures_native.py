@@ -96,3 +96,19 @@ def tiny_model(tmp: Path, vocab_size: int = 400) -> Path:
                                         pad_token="<|endoftext|>")
     tokenizer.save_pretrained(out)
     return out
+
+
+_CACHE: dict = {}
+
+
+def shared_tiny_model() -> Path:
+    """tiny_model built once per test process (generate and serve tests share it)."""
+    if "model" not in _CACHE:
+        import atexit
+        import shutil
+        import tempfile
+
+        root = Path(tempfile.mkdtemp(prefix="kiln-tiny-model-"))
+        atexit.register(shutil.rmtree, root, True)
+        _CACHE["model"] = tiny_model(root)
+    return _CACHE["model"]

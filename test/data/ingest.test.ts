@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { Table, Utf8, vectorFromArray } from 'apache-arrow';
+import { ingestStage } from '../../activities/ingest.js';
+import type { StageResult } from '../../lib/manifest.js';
+import { readParquetTable, writeParquetTable } from '../../lib/parquet.js';
+import { stackSchema, tableToRows } from '../../lib/stackSchema.js';
+import { fileUri, fileUriToPath } from '../../lib/storage/index.js';
+import { STACK_SAMPLE, STACK_SAMPLE_URI, stackRow, tmpDir, writeRows } from './fixtures.js';
+
+function isFailure(type: string, ...patterns: RegExp[]) {
+  return (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
+    assert.equal(err.type, type);
+    assert.equal(err.nonRetryable, true);
+    for (const p of patterns) assert.match(err.message, p);
+    return true;
+  };
+}
+
+function readOutput(uri: string) {
+  return readParquetTable(readFileSync(fileUriToPath(uri)), uri);
+}
+
+describe('ingestStage on the stack sample', () => {
+  const root = fileUri(tmpDir());
+  let result: StageResult;
+
+  before(async () => {
+    // The sample's root folder: README.md and licenses/*.txt are skipped, data/**/*.parquet read.
+    result = await ingestStage({ artifactsRoot: root, source: STACK_SAMPLE_URI, languages: ['Python', 'Go'], maxRowsPerLanguage: null, seed: 1 });
+  });
+
+  it('keeps the rows of the requested languages, one partition each', () => {
+    assert.equal(result.reused, false);
+    assert.deepEqual(result.outputs, [
+      `${result.dir}/lang=go/part-00000.parquet`,
+      `${result.dir}/lang=python/part-00000.parquet`,
+    ]);
+    const perLanguage = result.stats.per_language as Record<string, { rows_in: number; rows_out: number }>;
+    assert.deepEqual(perLanguage.Python, { rows_in: 1488, rows_out: 1488, parts: 1 });
+    assert.deepEqual(perLanguage.Go, { rows_in: 3644, rows_out: 3644, parts: 1 });
+    assert.equal(result.stats.rows_out, 1488 + 3644);
+    assert.equal(result.stats.files_read, 49);
+    assert.equal(result.stats.rows_in, 27854);
+    assert.equal(readOutput(result.outputs[1]!).numRows, 1488);
+  });
+
+  it("writes The Stack's exact schema and keeps every value", () => {
+    const table = readOutput(result.outputs[1]!);
+    assert.deepEqual(
+      table.schema.fields.map((f) => `${f.name}:${String(f.type)}:${f.nullable}`),
+      stackSchema.fields.map((f) => `${f.name}:${String(f.type)}:${f.nullable}`),
+    );
+    const source = join(STACK_SAMPLE, 'data/python/train-00000-of-00002.parquet');
+    const first = tableToRows(readParquetTable(readFileSync(source), source), [0])[0]!;
+    const out = tableToRows(table, [0])[0]!;
+    assert.deepEqual(out, first);
+    assert.equal(out.max_stars_count, null);
+    assert.ok(Array.isArray(out.max_stars_repo_licenses));
+  });
+
+  it('returns the memoized result on a second run', async () => {
+    const manifest = readFileSync(fileUriToPath(result.manifestUri), 'utf8');
+    const again = await ingestStage({ artifactsRoot: root, source: STACK_SAMPLE_URI, languages: ['Python', 'Go'], maxRowsPerLanguage: null, seed: 1 });
+    assert.equal(again.reused, true);
+    assert.equal(again.fingerprint, result.fingerprint);
+    assert.deepEqual(again.outputs, result.outputs);
+    assert.equal(readFileSync(fileUriToPath(again.manifestUri), 'utf8'), manifest);
+  });
+});
+
+describe('ingestStage options', () => {
+  const root = fileUri(tmpDir());
+  const pythonFile = fileUri(join(STACK_SAMPLE, 'data/python/train-00001-of-00002.parquet'));
+
+  it('reads one file and matches languages case-insensitively', async () => {
+    const r = await ingestStage({ artifactsRoot: root, source: pythonFile, languages: ['PYTHON'], maxRowsPerLanguage: null, seed: 1 });
+    assert.equal(r.stats.rows_out, 710);
+    assert.equal(r.stats.files_read, 1);
+  });
+
+  it('keeps the first N rows per language in source order', async () => {
+    const r = await ingestStage({ artifactsRoot: root, source: pythonFile, languages: [], maxRowsPerLanguage: 10, seed: 1 });
+    const rows = tableToRows(readOutput(r.outputs[0]!));
+    const path = fileUriToPath(pythonFile);
+    const firstTen = tableToRows(readParquetTable(readFileSync(path), path)).slice(0, 10);
+    assert.deepEqual(rows.map((x) => x.hexsha), firstTen.map((x) => x.hexsha));
+  });
+
+  it('fails with the languages present when a language has no rows', async () => {
+    await assert.rejects(
+      ingestStage({ artifactsRoot: root, source: pythonFile, languages: ['Python', 'Klingon'], maxRowsPerLanguage: null, seed: 1 }),
+      isFailure('KilnInvalidInput', /no rows for languages \[Klingon\]/, /languages present: Python \(710\)/, /train-00001-of-00002\.parquet/),
+    );
+  });
+
+  it('fails with NotFound when the source holds no Parquet file', async () => {
+    const empty = tmpDir();
+    writeFileSync(join(empty, 'notes.txt'), 'hello');
+    await assert.rejects(
+      ingestStage({ artifactsRoot: root, source: fileUri(empty), languages: [], maxRowsPerLanguage: null, seed: 1 }),
+      isFailure('KilnNotFound', /no Parquet files/),
+    );
+  });
+});
+
+describe('ingestStage on bad input', () => {
+  const root = fileUri(tmpDir());
+
+  it('names the missing and mistyped columns and the file', async () => {
+    const dir = tmpDir();
+    writeRows(join(dir, 'a-good.parquet'), [stackRow('print(1)\n')]);
+    const utf8 = (v: string) => vectorFromArray([v], new Utf8());
+    const bad = new Table({ hexsha: utf8('x'), size: utf8('12'), lang: utf8('Python') }); // size as string; no content...
+    writeFileSync(join(dir, 'b-bad.parquet'), writeParquetTable(bad));
+    await assert.rejects(
+      ingestStage({ artifactsRoot: root, source: fileUri(dir), languages: [], maxRowsPerLanguage: null, seed: 1 }),
+      isFailure('KilnSchemaMismatch', /b-bad\.parquet/, /missing column\(s\) ext, .*content/, /mistyped column\(s\) size \(expected int64, got Utf8\)/),
+    );
+  });
+
+  it('fails with InvalidInput naming a file that is not Parquet', async () => {
+    const dir = tmpDir();
+    mkdirSync(join(dir, 'sub'));
+    copyFileSync(join(STACK_SAMPLE, 'data/perl/train-00000-of-00001.parquet'), join(dir, 'a.parquet'));
+    writeFileSync(join(dir, 'sub', 'corrupt.parquet'), 'PAR1 this is not really parquet PAR1');
+    await assert.rejects(
+      ingestStage({ artifactsRoot: root, source: fileUri(dir), languages: [], maxRowsPerLanguage: null, seed: 1 }),
+      isFailure('KilnInvalidInput', /sub\/corrupt\.parquet/, /cannot read .* as Parquet/),
+    );
+  });
+});

@@ -1,0 +1,174 @@
+// llmPipeline against a real local Temporal server with inline stage activities: config
+// validation fails at once and non-retryably; the stages run in order and report through the
+// status query; pause/resume reach the training run. The happy path's history is recorded for
+// the replay test (KILN_RECORD_HISTORY=1 rewrites test/fixtures/pipeline-history.json).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { Context } from '@temporalio/activity';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { ErrorType } from '../../lib/errors.js';
+import type { StageResult } from '../../lib/manifest.js';
+import type { TrainNodeInput } from '../../activities/train/types.js';
+import { pauseSignal, rendezvousQuery, rendezvousSignal, resumeSignal, statusQuery, TASK_QUEUES, type PipelineStatus } from '../../workflows/definitions.js';
+import type { PipelineResult } from '../../workflows/pipeline.js';
+import { startTestServer, workflowBundle } from '../support/temporal.js';
+
+let env: TestWorkflowEnvironment;
+before(async () => void (env = await startTestServer()));
+after(async () => env?.teardown());
+
+const stageResult = (stage: string, stats: Record<string, unknown> = {}): StageResult => ({
+  stage,
+  fingerprint: `${stage}`.padEnd(64, '0'),
+  dir: `file:///a/stages/${stage}/x`,
+  manifestUri: `file:///a/stages/${stage}/x/_MANIFEST.json`,
+  outputs: [`file:///a/stages/${stage}/x/part-00000.parquet`],
+  stats,
+  reused: false,
+});
+
+function activities(calls: string[], hold?: { release: Promise<void> }) {
+  const record = (name: string) => calls.push(name);
+  const data = {
+    async prepareRun({ config }: { config: unknown }) {
+      record('prepareRun');
+      return { config, runUri: 'file:///a/runs/x' };
+    },
+    async ingestStage() { record('ingest'); return stageResult('ingest', { rows: 10 }); },
+    async cleanStage() { record('clean'); return stageResult('clean', { kept: 8 }); },
+    async dedupStage() { record('dedup'); return stageResult('dedup', { kept: 7 }); },
+    async tokenizerStage() { record('tokenizer'); return stageResult('tokenizer', { vocabSize: 300, tokenizerUri: 'file:///a/tok.json' }); },
+    async shardStage() { record('shard'); return stageResult('shard', { train_samples: 5 }); },
+    async planTraining() {
+      record('planTraining');
+      return { runKey: 'r'.repeat(64), trainer: { seed: 1, model: {}, train: { steps: 4 }, vocabSize: 300, seqLen: 8, eosTokenId: 0 }, checkpointsUri: 'file:///a/train/r/checkpoints' };
+    },
+    async evalStage() { record('evalStage'); return stageResult('eval', { passAtK: { 'pass@1': 0 }, problems: 3, samplesUri: 's', resultsUri: 'r' }); },
+  };
+  const gpu = {
+    async trainNode(input: TrainNodeInput) {
+      record(`trainNode:${input.rank}:${input.attempt}`);
+      const handle = env.client.workflow.getHandle(input.trainingWorkflowId);
+      if (input.rank === 0) {
+        await handle.signal(rendezvousSignal, { attempt: input.attempt, addr: '127.0.0.1', port: 1, checkpoint: null });
+      } else {
+        while (!(await handle.query(rendezvousQuery, input.attempt))) await new Promise((r) => setTimeout(r, 100));
+      }
+      const ctx = Context.current();
+      if (hold && input.attempt === 1) {
+        await Promise.race([hold.release, new Promise((r) => ctx.cancellationSignal.addEventListener('abort', r))]);
+        for (let i = 0; i < 3; i++) ctx.heartbeat(), await new Promise((r) => setTimeout(r, 50));
+        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+      }
+      return { rank: input.rank, status: 'done' as const, step: 4, finalLoss: 2.5, checkpoint: 'file:///a/train/r/checkpoints/step_00000004' };
+    },
+    async latestCheckpoint() { return null; },
+    async exportModelStage() { record('export'); return stageResult('export'); },
+    async generateSamplesStage() { record('generate'); return stageResult('generate', { samplesUri: 's' }); },
+    async deployModel() {
+      record('deploy');
+      return { model: 'wf-test', modelVersion: 'v', modelUri: 'm', endpoint: 'http://127.0.0.1:1', recordUri: 'file:///a/deployments/x.json', sampleCompletion: '  return n', latencyMs: 3 };
+    },
+  };
+  return { data, gpu };
+}
+
+async function withWorkers<T>(acts: ReturnType<typeof activities>, body: () => Promise<T>): Promise<T> {
+  const conn = env.nativeConnection;
+  const wf = await Worker.create({ connection: conn, taskQueue: TASK_QUEUES.workflows, workflowBundle: await workflowBundle() });
+  const data = await Worker.create({ connection: conn, taskQueue: TASK_QUEUES.data, activities: acts.data });
+  const gpu = await Worker.create({ connection: conn, taskQueue: TASK_QUEUES.gpu, activities: acts.gpu, maxConcurrentActivityTaskExecutions: 4 });
+  return wf.runUntil(data.runUntil(gpu.runUntil(body)));
+}
+
+describe('llmPipeline', () => {
+  it('fails at once, non-retryably, on an invalid config, naming the field', async () => {
+    const calls: string[] = [];
+    await withWorkers(activities(calls), async () => {
+      const handle = await env.client.workflow.start('llmPipeline', {
+        taskQueue: TASK_QUEUES.workflows,
+        workflowId: 'pipeline-bad-config',
+        args: [{ name: 'bad', train: { steps: 0 } }],
+      });
+      const err = await handle.result().then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof WorkflowFailedError, 'the workflow fails');
+      const cause = err.cause as ApplicationFailure;
+      assert.ok(cause instanceof ApplicationFailure);
+      assert.equal(cause.type, ErrorType.InvalidConfig);
+      assert.equal(cause.nonRetryable, true);
+      assert.equal(cause.message, 'Invalid config: `train.steps` must be >= 1, got 0.');
+      const history = await handle.fetchHistory();
+      assert.ok(!history.events!.some((e) => e.activityTaskScheduledEventAttributes), 'no activity ran');
+    });
+    assert.deepEqual(calls, []);
+
+    const unknown = await withWorkers(activities([]), async () => {
+      const h = await env.client.workflow.start('llmPipeline', { taskQueue: TASK_QUEUES.workflows, workflowId: 'pipeline-typo', args: [{ name: 'x', tokenizer: { vocab: 5 } }] });
+      return h.result().then(() => undefined, (e: WorkflowFailedError) => e.cause?.message);
+    });
+    assert.match(unknown!, /`tokenizer\.vocab` is not a known field/);
+  });
+
+  it('runs the stages in order and reports them through the status query', async () => {
+    const calls: string[] = [];
+    const result = await withWorkers(activities(calls), async () => {
+      const handle = await env.client.workflow.start('llmPipeline', {
+        taskQueue: TASK_QUEUES.workflows,
+        workflowId: 'pipeline-happy',
+        args: [{ name: 'wf-test', train: { nodes: 2, steps: 4, warmupSteps: 1 } }],
+      });
+      const r = (await handle.result()) as PipelineResult;
+      const status = (await handle.query(statusQuery)) as PipelineStatus;
+      assert.equal(status.stage, 'done');
+      assert.ok(Object.values(status.stages).every((s) => s === 'done'), JSON.stringify(status.stages));
+      assert.equal(status.train.step, 4);
+      if (process.env.KILN_RECORD_HISTORY) {
+        const history = await handle.fetchHistory();
+        writeFileSync(new URL('../fixtures/pipeline-history.json', import.meta.url), JSON.stringify(history, null, 1));
+      }
+      return r;
+    });
+    assert.deepEqual(
+      calls.filter((c) => !c.startsWith('trainNode')),
+      ['prepareRun', 'ingest', 'clean', 'dedup', 'tokenizer', 'shard', 'planTraining', 'export', 'generate', 'evalStage', 'deploy'],
+    );
+    assert.deepEqual(calls.filter((c) => c.startsWith('trainNode')).sort(), ['trainNode:0:1', 'trainNode:1:1']);
+    assert.equal(result.train.finalLoss, 2.5);
+    assert.equal(result.deployment.endpoint, 'http://127.0.0.1:1');
+    assert.deepEqual(result.eval.passAtK, { 'pass@1': 0 });
+  });
+
+  it('forwards pause and resume to the training run', async () => {
+    const calls: string[] = [];
+    let release!: () => void;
+    const hold = { release: new Promise<void>((r) => (release = r)) };
+    await withWorkers(activities(calls, hold), async () => {
+      const handle = await env.client.workflow.start('llmPipeline', {
+        taskQueue: TASK_QUEUES.workflows,
+        workflowId: 'pipeline-pause',
+        args: [{ name: 'wf-pause', train: { nodes: 2, steps: 4, warmupSteps: 1 } }],
+      });
+      await waitFor(async () => calls.includes('trainNode:1:1'));
+      await handle.signal(pauseSignal);
+      const train = env.client.workflow.getHandle('pipeline-pause/train');
+      await waitFor(async () => ((await train.query(statusQuery)) as PipelineStatus['train']).paused);
+      assert.equal(((await handle.query(statusQuery)) as PipelineStatus).paused, true);
+      await handle.signal(resumeSignal);
+      release();
+      await handle.result();
+    });
+    assert.ok(calls.includes('trainNode:0:2'), `a new gang started after resume: ${calls.join(' ')}`);
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,0 +1,86 @@
+"""generate: HumanEval samples from a Hugging Face model folder (a tiny random Llama here)."""
+
+import contextlib
+import gzip
+import io
+import json
+
+import pytest
+from fixtures_native import HUMANEVAL, events_of, run_module, shared_tiny_model
+
+from kiln_trainer import generate
+from kiln_trainer.generate import STOP_SEQUENCES, truncate
+
+
+@pytest.fixture(scope="module")
+def model_dir():
+    return shared_tiny_model()
+
+
+def run_generate(model, problems, out, *extra):
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = generate.main([str(a) for a in ["--model", model, "--problems", problems, "--out", out, *extra]])
+    return code, events_of(stdout.getvalue())
+
+
+def read_samples(path):
+    return [json.loads(line) for line in open(path)]
+
+
+def test_truncate_cuts_at_the_first_stop_sequence_or_end_of_text():
+    assert truncate("    return x\n\ndef other():\n    pass") == ("    return x\n", True)
+    assert truncate("    return x\nif __name__:") == ("    return x", True)
+    assert truncate("    a = 1\n    # fine\n# top-level comment") == ("    a = 1\n    # fine", True)
+    assert truncate("    return 1<|endoftext|>garbage") == ("    return 1", True)
+    assert truncate("    return 1\n    print(2)") == ("    return 1\n    print(2)", False)
+    assert STOP_SEQUENCES == ["\nclass", "\ndef", "\n#", "\nif", "\nprint"]
+
+
+def test_greedy_samples_in_human_eval_format_with_progress_events(model_dir, tmp_path):
+    out = tmp_path / "samples.jsonl"
+    code, events = run_generate(model_dir, HUMANEVAL, out, "--n", 2, "--max-new-tokens", 12, "--temperature", 0,
+                                "--seed", 1, "--limit", 3)
+    assert code == 0
+    assert events[:3] == [{"event": "progress", "done": i, "total": 3} for i in (1, 2, 3)]
+    final = events[3]
+    assert (final["event"], final["samples"], final["problems"], final["path"], final["device"]) == \
+        ("generated", 6, 3, str(out), "cpu")
+    samples = read_samples(out)
+    assert [s["task_id"] for s in samples] == ["HumanEval/0"] * 2 + ["HumanEval/1"] * 2 + ["HumanEval/2"] * 2
+    assert all(set(s) == {"task_id", "completion"} for s in samples)
+    assert samples[0] == samples[1]  # greedy: the same completion n times
+    assert not any(stop in s["completion"] for s in samples for stop in [*STOP_SEQUENCES, "<|endoftext|>"])
+    assert not (tmp_path / "samples.jsonl.tmp").exists()
+
+
+def test_sampling_is_seeded_per_problem(model_dir, tmp_path):
+    args = ["--n", 3, "--max-new-tokens", 10, "--temperature", 0.9]
+    run_generate(model_dir, HUMANEVAL, tmp_path / "a.jsonl", *args, "--seed", 7, "--limit", 3)
+    run_generate(model_dir, HUMANEVAL, tmp_path / "b.jsonl", *args, "--seed", 7, "--limit", 2)
+    run_generate(model_dir, HUMANEVAL, tmp_path / "c.jsonl", *args, "--seed", 8, "--limit", 2)
+    a, b, c = (read_samples(tmp_path / f"{x}.jsonl") for x in "abc")
+    assert a[:6] == b  # --limit keeps the other problems' samples as they were
+    assert b != c
+    assert len({s["completion"] for s in a[:3]}) > 1  # sampling, not greedy
+
+
+def test_plain_jsonl_problems_and_the_cli(model_dir, tmp_path):
+    plain = tmp_path / "problems.jsonl"
+    plain.write_bytes(gzip.decompress(HUMANEVAL.read_bytes()))
+    proc = run_module("generate", "--model", model_dir, "--problems", plain, "--out", tmp_path / "s.jsonl",
+                      "--max-new-tokens", 4, "--limit", 1)
+    assert proc.returncode == 0, proc.stderr
+    assert events_of(proc.stdout)[-1]["event"] == "generated"
+    assert len(read_samples(tmp_path / "s.jsonl")) == 1
+
+
+def test_bad_inputs_exit_2_with_an_error_event(model_dir, tmp_path):
+    code, events = run_generate(tmp_path, HUMANEVAL, tmp_path / "s.jsonl")
+    assert code == 2 and events == [{"event": "error", "message": f"{tmp_path}: not a Hugging Face model folder (no config.json)"}]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"task_id": "a", "prompt": "x"}\n{oops\n')
+    code, events = run_generate(model_dir, bad, tmp_path / "s.jsonl")
+    assert code == 2 and events[0]["message"].startswith(f"{bad}: line 2 is not valid JSON")
+    code, events = run_generate(model_dir, HUMANEVAL, tmp_path / "s.jsonl", "--temperature", -1)
+    assert code == 2 and events[0]["message"] == "--temperature must be at least 0, got -1.0"
