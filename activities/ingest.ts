@@ -27,6 +27,8 @@ export interface IngestInput {
 export interface StageDeps {
   /** The artifact store (defaults to the scheme-routing store of lib/storage). */
   store?: ArtifactStore;
+  /** Part-file limits of ingest (tests use small ones); defaults PART_MAX_ROWS, PART_MAX_CONTENT_BYTES. */
+  partLimits?: { rows: number; contentBytes: number };
 }
 
 /** A partition is split into a new part file past either limit. */
@@ -64,7 +66,8 @@ export async function ingestStage(input: IngestInput, deps?: StageDeps): Promise
   const store = await defaultStore(deps);
   const files = await listSourceFiles(store, input.source);
   const wanted = new Set(input.languages.map((l) => l.toLowerCase()));
-  const params = { languages: input.languages, maxRowsPerLanguage: input.maxRowsPerLanguage };
+  // Non-default part limits change the file layout, so they take part in the fingerprint.
+  const params = { languages: input.languages, maxRowsPerLanguage: input.maxRowsPerLanguage, ...(deps?.partLimits ? { partLimits: deps.partLimits } : {}) };
   return runStage({
     store,
     artifactsRoot: input.artifactsRoot,
@@ -74,7 +77,7 @@ export async function ingestStage(input: IngestInput, deps?: StageDeps): Promise
     work: (dir) => {
       let filesRead = 0;
       return withHeartbeat(
-        () => ingestFiles(store, dir, files, wanted, input, () => filesRead++),
+        () => ingestFiles(store, dir, files, wanted, input, deps?.partLimits, () => filesRead++),
         () => ({ filesRead, files: files.length }),
       );
     },
@@ -87,6 +90,7 @@ async function ingestFiles(
   files: ObjectInfo[],
   wanted: Set<string>,
   input: IngestInput,
+  limits: { rows: number; contentBytes: number } = { rows: PART_MAX_ROWS, contentBytes: PART_MAX_CONTENT_BYTES },
   onFile: () => void,
 ) {
   const cap = input.maxRowsPerLanguage ?? Infinity;
@@ -156,7 +160,7 @@ async function ingestFiles(
         const p = selectedPartition[k]!;
         p.pending.push(row);
         p.pendingBytes += row.size ?? row.content?.length ?? 0;
-        if (p.pending.length >= PART_MAX_ROWS || p.pendingBytes >= PART_MAX_CONTENT_BYTES) await flush(p);
+        if (p.pending.length >= limits.rows || p.pendingBytes >= limits.contentBytes) await flush(p);
       }
     }
     await yieldToEventLoop();

@@ -172,6 +172,13 @@ export async function cleanStage(input: CleanInput, deps?: StageDeps): Promise<S
         },
         () => ({ filesDone, files: files.length, kept: counts.kept, dropped: counts.dropped }),
       );
+      if (counts.rowsIn > 0 && counts.kept === 0) {
+        const reasons = Object.entries(counts.dropReasons).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`);
+        throw fatal(
+          ErrorType.InvalidInput,
+          `clean dropped all ${counts.rowsIn} rows of ${input.input.dir} (${reasons.join(', ')}): loosen the clean settings or check the input.`,
+        );
+      }
       return { outputs, stats: { files_read: filesDone, ...cleanCountsStats(counts), bytes_read: bytesRead, bytes_written: bytesWritten } };
     },
   });

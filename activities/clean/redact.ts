@@ -6,18 +6,24 @@
  * Policy decisions (precision over recall, as StarCoder's filters):
  * - E-mails: a match whose last label is a file extension (`icon@2x.png`) is no address;
  *   `git@host:owner/repo` (SSH remotes) is kept. Addresses in license headers are redacted.
- * - IP addresses: only globally routable unicast addresses are redacted. Private, loopback,
- *   link-local, CGNAT, documentation, benchmark, multicast and reserved ranges (v4 and v6)
- *   are kept, and so are well-known public DNS resolvers (8.8.8.8, 1.1.1.1, ...). Dotted
- *   quads of single digits (`1.2.3.4`) are taken as version numbers unless "dns", "server",
- *   "host", "ip" or "address" appears within 100 characters.
+ * - IP addresses (ipAddresses.ts): only globally routable unicast addresses are redacted.
+ *   Private, loopback, link-local, CGNAT, documentation, benchmark, multicast and reserved
+ *   ranges (v4 and v6) are kept, and so are well-known public DNS resolvers (8.8.8.8, 1.1.1.1).
+ *   Version-like quads are kept: single digits (`1.2.3.4`), or any quad near "version",
+ *   "release" or an x.y.z version, unless dns/server/host/ip/addr appears within 100
+ *   characters; so are quads after `§`, `==`, `Chrome/` or inside number lists (SVG paths).
  * - Keys: provider formats (AWS, GitHub, Slack, Stripe, Google, PEM private key blocks), plus
- *   values assigned to a name holding key/secret/token that look random (>= 16 characters,
- *   letters and digits, Shannon entropy >= 3 bits per character).
- * - Passwords: quoted literals assigned to a name holding password/passwd/pwd, unless empty,
- *   containing whitespace, or a template/placeholder (`${X}`, `{{x}}`, `<x>`, `%s`, `****`).
+ *   quoted values assigned to a name with a key/secret/token part (`API_KEY`, `apiKey`,
+ *   `x-api-key`; not `monkey`, `primary_key`, `tokenizer`) that look random: >= 16 characters,
+ *   mixed-case letters and digits, 32+ hex digits, or letters, digits and 3+ symbols, with a
+ *   Shannon entropy >= 3 bits per character, and no placeholder, path, URL or list shape.
+ * - Passwords: quoted literals assigned to a name holding password/passwd/pwd, unless they
+ *   contain whitespace or are a template/placeholder (`${X}`, `{{x}}`, `<x>`, `%s`, `****`),
+ *   a label (`"password"`) or a version (`"^1.2.0"`, package.json's `pbkdf2-password`).
  */
-import { isIPv6 } from 'node:net';
+import { findIpAddresses } from './ipAddresses.js';
+
+export { isGlobalIPv4, isGlobalIPv6 } from './ipAddresses.js';
 
 export const PII_TYPES = ['EMAIL', 'IP_ADDRESS', 'KEY', 'PASSWORD'] as const;
 export type PiiType = (typeof PII_TYPES)[number];
@@ -74,134 +80,6 @@ function findEmails(text: string, out: PiiEntity[]): void {
     if (text.slice(start, at) === 'git' && text[end] === ':') continue; // git@github.com:owner/repo.git
     out.push({ type: 'EMAIL', start, end });
     at = end - 1;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// IP addresses
-
-const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
-const IPV4 = new RegExp(`(?<![\\w.])${OCTET}(?:\\.${OCTET}){3}(?![\\w]|\\.\\d)`, 'g');
-/** Characters an IPv6 address (with an embedded IPv4 tail) is made of. */
-const IPV6_CHAR = /[0-9A-Fa-f:.]/;
-
-const PUBLIC_DNS = new Set([
-  '8.8.8.8', '8.8.4.4', '1.1.1.1', '1.0.0.1', '9.9.9.9', '149.112.112.112', '208.67.222.222',
-  '208.67.220.220', '76.76.19.19', '76.223.122.150', '8.26.56.26', '8.20.247.20', '94.140.14.14',
-  '94.140.15.15', '2001:4860:4860::8888', '2001:4860:4860::8844', '2606:4700:4700::1111',
-  '2606:4700:4700::1001',
-]);
-
-/** IPv4 ranges that are not globally routable unicast (IANA special-purpose registry). */
-const IPV4_NON_GLOBAL: [number, number][] = (
-  [
-    ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16],
-    ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16],
-    ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-  ] as const
-).map(([a, bits]) => [ipv4ToInt(a), bits]);
-
-function ipv4ToInt(ip: string): number {
-  return ip.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
-}
-
-export function isGlobalIPv4(ip: string): boolean {
-  const value = ipv4ToInt(ip);
-  for (const [base, bits] of IPV4_NON_GLOBAL) {
-    const size = 2 ** (32 - bits);
-    if (value >= base && value < base + size) return false;
-  }
-  return true;
-}
-
-/** 16-bit groups of a valid IPv6 address (an embedded IPv4 tail gives two groups). */
-function ipv6Groups(ip: string): number[] {
-  let text = ip;
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    const n = ipv4ToInt(v4[1]!);
-    text = text.slice(0, v4.index) + `${Math.floor(n / 65536).toString(16)}:${(n % 65536).toString(16)}`;
-  }
-  const [head, tail] = text.split('::') as [string, string | undefined];
-  const parse = (s: string) => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
-  const left = parse(head);
-  if (tail === undefined) return left;
-  const right = parse(tail);
-  return [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
-}
-
-/** True for 2000::/3 global unicast outside documentation (2001:db8::/32) and IPv4-mapped. */
-export function isGlobalIPv6(ip: string): boolean {
-  const g = ipv6Groups(ip);
-  if (g.length !== 8) return false;
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    return isGlobalIPv4(`${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`);
-  }
-  if (g[0]! < 0x2000 || g[0]! > 0x3fff) return false;
-  if (g[0] === 0x2001 && g[1] === 0x0db8) return false;
-  return true;
-}
-
-/**
- * Maximal runs of IPv6 characters around each '::' or 'h:h:' (found by indexOf, so large files
- * stay fast), with at least two colons, not glued to a word.
- */
-function ipv6Candidates(text: string): { start: number; end: number }[] {
-  const out: { start: number; end: number }[] = [];
-  let searchFrom = 0;
-  for (let colon = text.indexOf(':'); colon !== -1; colon = text.indexOf(':', searchFrom)) {
-    let start = colon;
-    let end = colon + 1;
-    while (start > 0 && IPV6_CHAR.test(text[start - 1]!)) start--;
-    while (end < text.length && IPV6_CHAR.test(text[end]!)) end++;
-    searchFrom = end;
-    while (text[start] === '.') start++;
-    while (end > start && text[end - 1] === '.') end--;
-    let colons = 0;
-    for (let i = start; i < end; i++) if (text.charCodeAt(i) === 0x3a) colons++;
-    if (colons < 2) continue;
-    if (start > 0 && /\w/.test(text[start - 1]!)) continue;
-    if (end < text.length && /\w/.test(text[end]!)) continue;
-    out.push({ start, end });
-  }
-  return out;
-}
-
-const VERSION_LIKE = /^\d\.\d\.\d\.\d$/;
-/**
- * Before a dotted quad that is no address: a section sign (§13.2.4.2), a version pin
- * (==6.0.12.12, >=), a product token (Chrome/126.0.0.0, not //1.2.3.4), a number list or a
- * minus sign (1,2.3.4.5; -1.2.3.4; section-4.2.1.12).
- */
-const NOT_AN_ADDRESS_BEFORE = /§$|[=<>~!]=$|[A-Za-z0-9_]\/$|[,-]$/;
-/** After it: the rest of a number list or range (SVG path data: `2.35.8.41-1.76,...`). */
-const NUMBER_LIST_AFTER = /^[,-][\d.-]/;
-const NETWORK_CONTEXT = /(?<![A-Za-z])(?:dns|server|host|ip|addr|address)(?![a-z])/i;
-/** Release notes and dependency lists: four-part versions (2.13.4.2) next to x.y.z ones. */
-const VERSION_CONTEXT = /\b(?:version|release|changelog|snapshot|bom|jdk|sdk)\b|(?<![\d.])\d+\.\d+\.\d+(?![\d.]|\.\d)/i;
-
-function findIpAddresses(text: string, out: PiiEntity[]): void {
-  if (text.includes('.')) {
-    for (const m of text.matchAll(IPV4)) {
-      const ip = m[0];
-      const start = m.index!;
-      const end = start + ip.length;
-      if (!isGlobalIPv4(ip) || PUBLIC_DNS.has(ip)) continue;
-      if (NOT_AN_ADDRESS_BEFORE.test(text.slice(Math.max(0, start - 2), start))) continue;
-      if (NUMBER_LIST_AFTER.test(text.slice(end, end + 2))) continue;
-      const context = text.slice(Math.max(0, start - 100), end + 100);
-      if (NETWORK_CONTEXT.test(context)) {
-        out.push({ type: 'IP_ADDRESS', start, end });
-        continue;
-      }
-      if (VERSION_LIKE.test(ip) || VERSION_CONTEXT.test(context)) continue;
-      out.push({ type: 'IP_ADDRESS', start, end });
-    }
-  }
-  for (const { start, end } of ipv6Candidates(text)) {
-    const ip = text.slice(start, end);
-    if (!/\d/.test(ip) || !isIPv6(ip) || !isGlobalIPv6(ip) || PUBLIC_DNS.has(ip.toLowerCase())) continue;
-    out.push({ type: 'IP_ADDRESS', start, end });
   }
 }
 

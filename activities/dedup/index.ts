@@ -196,15 +196,16 @@ async function dedupFiles(
     const uri = files[f]!;
     const bytes = cache.get(uri) ?? (await store.readBytes(uri));
     cache.delete(uri);
-    const table = readParquetTable(bytes, uri);
-    assertStackSchema(table, uri);
+    assertStackSchema(readParquetTable(bytes, uri, { limit: 0 }), uri);
     const keep: number[] = [];
     for (let g = fileStarts[f]!; g < fileStarts[f + 1]!; g++) if (!drop[g]) keep.push(g - fileStarts[f]!);
     kept += keep.length;
     progress.filesDone++;
     if (keep.length === 0) continue;
     const out = joinUri(dir, relativeTo(inputDir, uri));
-    const data = writeParquetTable(rowsToTable(tableToRows(table, keep)));
+    // A file that loses no row is copied as is (it is already a kiln Parquet file in this schema).
+    const whole = keep.length === fileStarts[f + 1]! - fileStarts[f]!;
+    const data = whole ? bytes : writeParquetTable(rowsToTable(tableToRows(readParquetTable(bytes, uri), keep)));
     await store.writeBytes(out, data);
     outputs.push(describeBytes(out, data, keep.length));
     bytesWritten += data.byteLength;

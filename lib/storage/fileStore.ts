@@ -72,6 +72,7 @@ export function fsError(err: unknown, what: string, mode: 'read' | 'write'): unk
       return mode === 'read'
         ? fatal(ErrorType.NotFound, `No object at ${what}.`)
         : fatal(ErrorType.NotFound, `Cannot write ${what}: a parent directory vanished or does not exist.`);
+    case 'EEXIST': // mkdir -p through a path component that is a file
     case 'ENOTDIR':
       return mode === 'read'
         ? fatal(ErrorType.NotFound, `No object at ${what} (a parent path is a file).`)

@@ -129,6 +129,13 @@ describe('dedup on a crafted corpus', () => {
     assert.deepEqual(manifestOf(a).outputs.map((o) => o.sha256), manifestOf(b).outputs.map((o) => o.sha256));
   });
 
+  it('clean fails with the drop reasons when it would keep nothing', async () => {
+    await assert.rejects(
+      cleanStage({ artifactsRoot: roots[4]!, input, params: { minAlphanumFraction: 0.99 } }),
+      (err: unknown) => err instanceof ApplicationFailure && err.type === 'KilnInvalidInput' && /dropped all 5 rows .*\(alphanum_fraction 5\)/.test(err.message),
+    );
+  });
+
   it('refuses numPerm != bands * rows, naming dedup.numPerm', async () => {
     await assert.rejects(
       dedupStage({ artifactsRoot: roots[4]!, input, params: { numPerm: 128, bands: 32, rows: 8 }, seed: 1 }),

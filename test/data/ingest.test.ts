@@ -91,6 +91,18 @@ describe('ingestStage options', () => {
     assert.deepEqual(rows.map((x) => x.hexsha), firstTen.map((x) => x.hexsha));
   });
 
+  it('splits a partition into part files past the row limit', async () => {
+    const r = await ingestStage(
+      { artifactsRoot: root, source: pythonFile, languages: ['Python'], maxRowsPerLanguage: null, seed: 1 },
+      { partLimits: { rows: 300, contentBytes: 1e12 } },
+    );
+    assert.deepEqual(
+      r.outputs.map((u) => u.slice(r.dir.length + 1)),
+      [0, 1, 2].map((i) => `lang=python/part-0000${i}.parquet`),
+    );
+    assert.deepEqual(r.outputs.map((u) => readOutput(u).numRows), [300, 300, 110]);
+  });
+
   it('fails with the languages present when a language has no rows', async () => {
     await assert.rejects(
       ingestStage({ artifactsRoot: root, source: pythonFile, languages: ['Python', 'Klingon'], maxRowsPerLanguage: null, seed: 1 }),

@@ -108,6 +108,8 @@ describe('FileStore', () => {
       assertFailure(e, ErrorType.NotFound, 'no-such-local-file'),
     );
     await assert.rejects(fs.readBytes(joinUri(base, 'a')), (e) => assertFailure(e, ErrorType.InvalidInput, 'directory'));
+    await fs.writeBytes(joinUri(base, 'plainfile'), 'x');
+    await assert.rejects(fs.writeBytes(joinUri(base, 'plainfile/child.txt'), 'y'), (e) => assertFailure(e, ErrorType.InvalidInput, 'parent path is a file'));
   });
 
   test('writes are atomic: concurrent readers see the old or the new object, never a mix; no temporaries left', async () => {

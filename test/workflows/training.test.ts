@@ -126,7 +126,7 @@ describe('trainingRun', () => {
     const r = await runTraining('train-fatal', nodeActivities(behaviour, [], []));
     assert.ok(r.error instanceof WorkflowFailedError);
     assert.equal(r.status.attempts, 1);
-    assert.match(String((r.error.cause as Error).cause?.message ?? r.error.cause?.message), /loss is NaN/);
+    assert.match(String(((r.error.cause as Error).cause as Error | undefined)?.message ?? r.error.cause?.message), /loss is NaN/);
   });
 
   it('pause stops the gang after its checkpoint; resume starts a new gang from that checkpoint', async () => {

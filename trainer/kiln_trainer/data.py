@@ -126,9 +126,10 @@ class MDSDataset:
             infos = index["shards"]
             if index.get("version") != 2 or any(s.get("format") != "mds" for s in infos):
                 raise ValueError("expected MDS index version 2 with format mds")
-            names, encodings, sizes = (infos[0][k] for k in ("column_names", "column_encodings", "column_sizes")) \
-                if infos else (["tokens"], ["bytes"], [None])
-            self.column = names.index("tokens")
+            columns = infos[0] if infos else {"column_names": ["tokens"], "column_encodings": ["bytes"],
+                                              "column_sizes": [None]}  # no shards: an empty split
+            encodings, sizes = columns["column_encodings"], columns["column_sizes"]
+            self.column = columns["column_names"].index("tokens")
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise DataError(f"cannot read MDS index {index_path}: {e}") from None
         self.encoding, self.sizes = encodings[self.column], sizes

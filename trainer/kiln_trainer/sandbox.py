@@ -42,8 +42,10 @@ from pathlib import Path
 CHILD_SCRIPT = Path(__file__).with_name("sandbox_child.py")
 SANDBOX_UID = 65534  # nobody
 NAMESPACES = ["unshare", "--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child",
-              "--mount", "--propagation", "private"]
-NPROC_IN_NAMESPACE = 24  # tasks of this sandbox's user namespace: unshare + init + program + 21
+              "--mount", "--propagation", "private", "--mount-proc"]
+# Tasks (processes and threads) of one sandbox's user namespace: unshare + init + program + 9.
+# A fork bomb that also fills memory is bounded by NPROC_IN_NAMESPACE x --memory-mb.
+NPROC_IN_NAMESPACE = 12
 NPROC_MARGIN = 16  # without a user namespace: the uid's current process count + this
 FSIZE_MB = 10
 EXIT_FATAL = 2
@@ -155,10 +157,26 @@ def _prepare_scratch(job, job_dir, iso):
     return scratch
 
 
+def _reachable_by_others(path) -> bool:
+    """Every directory from / down to path is searchable by any user (o+x)."""
+    p = Path(path).resolve()
+    return all(os.stat(d).st_mode & 0o001 for d in [p, *p.parents])
+
+
+def job_base_dir(iso) -> str:
+    """Where job directories go: the temp dir, unless the sandbox user could not reach it."""
+    if iso.uid is None:
+        return tempfile.gettempdir()
+    for candidate in (tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(candidate) and _reachable_by_others(candidate):
+            return candidate
+    raise RuntimeError(f"no temporary directory that uid {iso.uid} can reach (tried TMPDIR, /tmp, /var/tmp)")
+
+
 def run_job(job, iso, timeout, memory_mb):
     """Run one job to completion and return its result record."""
     started = time.monotonic()
-    job_dir = Path(tempfile.mkdtemp(prefix="kiln-sandbox-"))
+    job_dir = Path(tempfile.mkdtemp(prefix="kiln-sandbox-", dir=job_base_dir(iso)))
     try:
         job_dir.chmod(0o711)  # the sandbox user may reach its scratch and read the two files below
         scratch = _prepare_scratch(job, job_dir, iso)

@@ -25,9 +25,6 @@ import resource
 import sys
 import traceback
 
-# The runner puts the wrapper in pid 1 of a new pid namespace; a namespace's init ignores
-# default-action signals (SIGXCPU, SIGTERM...), so the program runs in a forked child instead.
-
 
 def read_nonce(fd):
     chunks = []
@@ -47,6 +44,7 @@ def make_mounts_readonly(scratch):
 
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
+    libc.unshare.argtypes = [ctypes.c_int]
     MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
     MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
     MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
@@ -66,8 +64,8 @@ def make_mounts_readonly(scratch):
         points = [line.split()[4].replace("\\040", " ") for line in f]
     failed = []
     for point in points:
-        if point == scratch or point.startswith(scratch + "/"):
-            continue
+        if point == scratch or point.startswith(scratch + "/") or point == "/proc" or point.startswith("/proc/"):
+            continue  # /proc: this pid namespace's own procfs (unshare --mount-proc)
         try:
             current = os.statvfs(point).f_flag
             flags = MS_BIND | MS_REMOUNT | MS_RDONLY
@@ -77,6 +75,15 @@ def make_mounts_readonly(scratch):
             mount("", point, flags)
         except OSError:
             failed.append(point)
+    # Lock it: a nested user + mount namespace copies these mounts with their read-only flag
+    # locked, so a program holding capabilities in its namespace cannot remount them read-write.
+    CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"unshare: {os.strerror(err)}")
+    for name, text in (("setgroups", "deny"), ("uid_map", "0 0 1"), ("gid_map", "0 0 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
     # A mount point we could not make read-only and that is writable (rare: an overmounted
     # path) is reported; the Python guard and the unprivileged user still apply.
     return [p for p in failed if not p.startswith(("/proc", "/sys")) and os.access(p, os.W_OK)]
@@ -173,7 +180,10 @@ def install_guard(scratch):
     subprocess.getstatusoutput = _denied("subprocess")
     for name in ["socket", "create_connection", "create_server", "socketpair", "fromfd", "getaddrinfo"]:
         setattr(socket, name, _denied(f"socket.{name}"))
+    import _posixsubprocess
     import _socket
+
+    _posixsubprocess.fork_exec = _denied("_posixsubprocess.fork_exec")
 
     _socket.socket = _denied("socket.socket")
     builtins.help = None
@@ -236,6 +246,8 @@ def main():
     os.chdir(args.scratch)
     sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != os.path.dirname(os.path.realpath(__file__))]
     if os.getpid() == 1:
+        # pid 1 of a pid namespace ignores default-action signals (SIGXCPU...): the program runs
+        # in a forked child, and when this init exits the kernel kills whatever the program left.
         pid = os.fork()
         if pid:
             # Namespace init: wait for the program; when init exits the kernel kills the rest.

@@ -6,8 +6,10 @@
         -m kiln_trainer.train ...        (static rendezvous; plain `python -m` means world size 1)
 
 stdout carries JSON-lines events from global rank 0 only (events.py); logs go to stderr.
+SIGTERM/SIGINT: every rank stops at the same step boundary, rank 0 checkpoints, exit 75.
 Exit codes: 0 done, 75 stopped on request after a checkpoint, 2 fatal (config, data,
 diverged loss). Anything else (a lost peer, a crash) is worth a retry from the last checkpoint.
+On CPU each rank uses cores / local ranks threads; KILN_CPU_THREADS overrides that.
 """
 
 import argparse
@@ -59,7 +61,9 @@ def die_with_parent() -> None:
 
 
 class StopFlag:
-    """SIGTERM/SIGINT only set a flag; the loop stops at the next step boundary, on all ranks."""
+    """SIGTERM/SIGINT only set a flag; the loop stops at the next step boundary, on all ranks.
+    Installed when the loop starts: before that there is nothing to save, and the default
+    action ends a trainer at once, even one blocked in a rendezvous."""
 
     def __init__(self):
         self.reason = None
@@ -117,6 +121,16 @@ def cpu_threads(local_world: int) -> int:
     return max(1, cores // local_world)
 
 
+def check_same_start(step: int, d: Dist) -> None:
+    """Every node must resume from the same step (only rank 0 writes checkpoints, so
+    `--resume auto` on another node finds none unless the launcher copied it there)."""
+    steps = [None] * d.world
+    dist.all_gather_object(steps, step)
+    if len(set(steps)) > 1:
+        raise FatalError(f"ranks start from different steps {steps}: give every node the same "
+                         "--resume checkpoint")
+
+
 def lr_factor(step: int, warmup: int, total: int) -> float:
     """Multiplier of the peak lr at optimizer step `step` (0-based): linear warmup, cosine to 1/10."""
     if step < warmup:
@@ -145,14 +159,15 @@ def evaluate(model, val, cfg, d: Dist, device, autocast) -> float:
     for x, y in val_batches(val, cfg.train.micro_batch_size, d.rank, d.world, device):
         with autocast:
             _, loss = model(x, y)
-        total += torch.stack([loss.double() * y.numel(), torch.tensor(y.numel(), device=device)])
+        total[0] += loss.double() * y.numel()
+        total[1] += y.numel()
     if d.enabled:
         dist.all_reduce(total)
     model.train()
     return (total[0] / total[1]).item()
 
 
-def train(args, cfg: TrainerConfig, d: Dist, device, dtype: str, events: Events, stop: StopFlag) -> int:
+def train(args, cfg: TrainerConfig, d: Dist, device, dtype: str, events: Events) -> int:
     t = cfg.train
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -186,6 +201,7 @@ def train(args, cfg: TrainerConfig, d: Dist, device, dtype: str, events: Events,
         log(f"resumed from {resume} at step {step}")
     raw_model = model
     if d.enabled:
+        check_same_start(step, d)
         model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     events.emit("start", step=step, world_size=d.world, device=device.type, dtype=dtype,
@@ -206,6 +222,7 @@ def train(args, cfg: TrainerConfig, d: Dist, device, dtype: str, events: Events,
         return path
 
     start_step = step
+    stop = StopFlag()
     model.train()
     while True:
         t0 = time.perf_counter()
@@ -264,7 +281,6 @@ def main(argv=None) -> int:
     protocol = sys.stdout
     sys.stdout = sys.stderr
     die_with_parent()
-    stop = StopFlag()
     rank = int(os.environ.get("RANK", "0"))
     events = Events(protocol if rank == 0 else None)
     d = None
@@ -275,7 +291,7 @@ def main(argv=None) -> int:
         device, dtype = pick_device(cfg, int(os.environ.get("LOCAL_RANK", "0")))
         d = setup_distributed(device)
         log(f"rank {d.rank}/{d.world} on {device} ({dtype})")
-        return train(args, cfg, d, device, dtype, events, stop)
+        return train(args, cfg, d, device, dtype, events)
     except FatalError as e:
         log(f"fatal: {e}")
         events.emit("error", message=str(e))

@@ -163,6 +163,27 @@ def test_writing_outside_the_scratch_directory_fails(flags):
         assert "Read-only file system" in result["result"] or "Permission denied" in result["result"]
 
 
+def test_a_program_with_native_calls_cannot_remount_the_filesystem_read_write():
+    # As if the guard were bypassed (ctypes allowed): the program holds capabilities in its own
+    # user namespace, yet the read-only mounts are locked and writes outside scratch still fail.
+    outside = Path(tempfile.gettempdir()) / f"outside-file-{uuid.uuid4().hex}"
+    program = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+               "assert libc.mount(None, b'/', None, 32 | 4096, None) != 0, 'remounted / read-write'\n"
+               f"open({str(outside)!r}, 'w').write('pwned')\n")
+    result = run_one(program, "--no-pyguard")
+    if "mountns-readonly" not in result["isolation"]:
+        pytest.skip(f"no mount namespace here ({result['isolation']})")
+    assert result["result"] == f"failed: OSError: [Errno 30] Read-only file system: '{outside}'"
+    assert not outside.exists()
+
+
+def test_the_program_sees_only_its_own_processes():
+    result = run_one("import os\npids = [p for p in os.listdir('/proc') if p.isdigit()]\nassert len(pids) <= 3, pids\n")
+    if "pidns" not in result["isolation"]:
+        pytest.skip(f"no pid namespace here ({result['isolation']})")
+    assert result["result"] == "passed"
+
+
 def test_writing_in_the_scratch_directory_works_and_it_starts_empty(tmp_path):
     base = Path(tempfile.mkdtemp(prefix="kiln-test-scratch-"))
     try:

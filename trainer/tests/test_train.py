@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from safetensors.torch import load_file
@@ -149,3 +150,36 @@ def test_bad_config_is_a_fatal_error_event(mds_data, write_config, tmp_path):
     assert code == EXIT_FATAL
     assert events == [{"event": "error", "message": events[0]["message"]}]
     assert events[0]["message"].startswith("unknown key train.microBatch in trainer config")
+
+
+def test_trainer_dies_with_its_parent(mds_data, write_config, tmp_path):
+    """torchrun SIGKILLed must not leave an orphan trainer holding the GPU (PR_SET_PDEATHSIG)."""
+    pidfile = tmp_path / "pid"
+    cmd = ["sh", "-c", '"$@" & echo $! > ' + str(pidfile) + "; wait", "sh", sys.executable, "-m", "kiln_trainer.train",
+           "--config", str(write_config(steps=10_000)), "--data", str(mds_data), "--out", str(tmp_path / "out")]
+    parent = subprocess.Popen(cmd, env=trainer_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert json.loads(parent.stdout.readline())["event"] == "start"
+        trainer = int(pidfile.read_text())
+        parent.kill()
+        parent.wait()
+        for _ in range(100):
+            try:
+                with open(f"/proc/{trainer}/stat") as f:
+                    if f.read().split(")")[-1].split()[0] in ("Z", "X"):
+                        break  # dead, not yet reaped by init
+            except FileNotFoundError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(trainer, signal.SIGKILL)
+            pytest.fail("the trainer outlived its parent")
+    finally:
+        parent.kill()
+
+
+def test_diverged_loss_is_a_fatal_error_event(mds_data, write_config, tmp_path):
+    code, events, _ = run_trainer("--config", write_config(lr=1e30, warmupSteps=0), "--data", mds_data,
+                                  "--out", tmp_path / "out")
+    assert code == EXIT_FATAL
+    assert events[-1]["event"] == "error" and "training diverged" in events[-1]["message"]
