@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { pythonExecutable } from '../lib/python.js';
 import { kilnHome, repoRoot } from '../lib/workdirs.js';
 
@@ -129,7 +130,12 @@ export class Stack {
 
   startGpuWorker(index: number): ChildProcess {
     const name = `gpu-worker-${index}`;
-    return this.spawnLogged(name, process.execPath, ['--import', 'tsx', join(repoRoot, 'workers/gpuWorker.ts')], { KILN_WORKER_ID: `gpu-${index}` });
+    // Dev "nodes" share one host's cores: without this each trainer would take them all.
+    const threads = String(Math.max(1, Math.floor(availableParallelism() / (this.opts.gpuWorkers ?? 2))));
+    return this.spawnLogged(name, process.execPath, ['--import', 'tsx', join(repoRoot, 'workers/gpuWorker.ts')], {
+      KILN_WORKER_ID: `gpu-${index}`,
+      KILN_CPU_THREADS: process.env.KILN_CPU_THREADS ?? threads,
+    });
   }
 
   async start(): Promise<StackInfo> {

@@ -1,0 +1,23 @@
+// The native side's own suite (trainer/tests, pytest): model, data, train loop, resume,
+// SIGTERM, 2-node torchrun, export, tokenizer, shards, generation, serving, sandbox.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { pythonEnv, pythonExecutable, trainerDir } from '../../lib/python.js';
+
+describe('native trainer (pytest)', () => {
+  it('passes trainer/tests', () => {
+    const r = spawnSync(pythonExecutable(), ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'tests'], {
+      cwd: trainerDir(),
+      env: pythonEnv({ KILN_CPU_THREADS: '1' }),
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const out = `${r.stdout}\n${r.stderr}`;
+    const summary = out.trim().split('\n').filter((l) => /\d+ (passed|failed|error)/.test(l)).at(-1) ?? '(no summary)';
+    process.stdout.write(`# pytest: ${summary}\n`);
+    assert.equal(r.status, 0, out.slice(-4000));
+    assert.match(summary, /\d+ passed/);
+    assert.doesNotMatch(summary, /failed|error/);
+  });
+});
