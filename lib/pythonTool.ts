@@ -94,6 +94,7 @@ export async function runPythonTool(module: string, args: string[], opts: RunToo
     }
   });
   const result = await child;
+  opts.cancelSignal?.removeEventListener('abort', stopGroup);
   const stderrTail = tail.join('\n').trim().split('\n').slice(-20).join('\n');
   const exitCode = typeof result.exitCode === 'number' ? result.exitCode : -1;
   const errorEvent = events.find((e) => e.event === 'error');

@@ -1,9 +1,9 @@
 // Local scratch space of a worker process. KILN_HOME defaults to <repo>/.kiln.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot as findRepoRoot } from './python.js';
 
-export const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
+export const repoRoot = findRepoRoot();
 
 export function kilnHome(): string {
   return resolve(process.env.KILN_HOME ?? join(repoRoot, '.kiln'));

@@ -8,7 +8,7 @@
 import type { ParseArgsConfig } from 'node:util';
 import { cleanStage } from '../../activities/clean/index.js';
 import type { CleanParams } from '../../activities/clean/filters.js';
-import { artifactsRootOf, formatBytes, formatNumber as fmt, numberOption, readStageInput, runStageCommand, toUri, UsageError } from './ingest.js';
+import { formatBytes, formatNumber as fmt, numberOption, readStageInput, runStageCommand, resolveInputAndOut } from '../stageCommand.js';
 
 const OPTIONS: ParseArgsConfig['options'] = {
   input: { type: 'string' },
@@ -31,10 +31,7 @@ export async function run(argv: string[]): Promise<number> {
     OPTIONS,
     argv,
     async (v) => {
-      if (typeof v.input !== 'string') throw new UsageError(`Missing the \`--input\` option.\n${USAGE}`);
-      const inputDir = await toUri(v.input);
-      const out = typeof v.out === 'string' ? await toUri(v.out) : artifactsRootOf(inputDir);
-      if (!out) throw new UsageError(`Missing the \`--out\` option (${inputDir} is not a <root>/stages/<stage>/<fingerprint> folder).`);
+      const { inputDir, out } = await resolveInputAndOut(v, USAGE);
       const params: Partial<CleanParams> = {
         maxAvgLineLength: numberOption(v, 'max-avg-line-length', false),
         maxLineLength: numberOption(v, 'max-line-length', true),

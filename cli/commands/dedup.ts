@@ -7,7 +7,7 @@
  */
 import type { ParseArgsConfig } from 'node:util';
 import { dedupStage, type DedupParams } from '../../activities/dedup/index.js';
-import { artifactsRootOf, formatNumber as fmt, numberOption, readStageInput, runStageCommand, toUri, UsageError } from './ingest.js';
+import { formatNumber as fmt, numberOption, readStageInput, runStageCommand, resolveInputAndOut } from '../stageCommand.js';
 
 const OPTIONS: ParseArgsConfig['options'] = {
   input: { type: 'string' },
@@ -33,10 +33,7 @@ export async function run(argv: string[]): Promise<number> {
     OPTIONS,
     argv,
     async (v) => {
-      if (typeof v.input !== 'string') throw new UsageError(`Missing the \`--input\` option.\n${USAGE}`);
-      const inputDir = await toUri(v.input);
-      const out = typeof v.out === 'string' ? await toUri(v.out) : artifactsRootOf(inputDir);
-      if (!out) throw new UsageError(`Missing the \`--out\` option (${inputDir} is not a <root>/stages/<stage>/<fingerprint> folder).`);
+      const { inputDir, out } = await resolveInputAndOut(v, USAGE);
       const params: Partial<DedupParams> = {
         numPerm: numberOption(v, 'num-perm', true),
         bands: numberOption(v, 'bands', true),
