@@ -18,7 +18,17 @@ async function main(): Promise<void> {
   const activities = createGpuActivities({ client, nodeAddr: process.env.KILN_NODE_ADDR ?? '127.0.0.1' });
   const workers = await Promise.all(
     [TASK_QUEUES.gpu, `${TASK_QUEUES.gpu}/${hostId}`].map((taskQueue) =>
-      Worker.create({ connection, namespace, taskQueue, activities, maxConcurrentActivityTaskExecutions: 1 }),
+      Worker.create({
+        connection,
+        namespace,
+        taskQueue,
+        activities,
+        maxConcurrentActivityTaskExecutions: 1,
+        // Cancellation (pause, a lost peer) reaches a node on its next heartbeat: keep them frequent
+        // so a pause costs seconds of training, not the SDK's default 30.
+        defaultHeartbeatThrottleInterval: '1 second',
+        maxHeartbeatThrottleInterval: '2 seconds',
+      }),
     ),
   );
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, stopServers);

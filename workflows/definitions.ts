@@ -22,8 +22,12 @@ export interface TrainProgress {
   attempt?: number;
 }
 
+export type GangState = 'starting' | 'running' | 'stopping' | 'paused' | 'restarting' | 'done';
+
 export interface TrainingStatus extends TrainProgress {
   paused: boolean;
+  /** What the gang is doing: `paused` means stopped at a checkpoint, waiting for `resume`. */
+  gang?: GangState;
   /** Gang attempts started so far (1 = no restart). */
   attempts: number;
   gangRestarts: number;

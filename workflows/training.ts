@@ -96,14 +96,21 @@ export async function trainingRun(input: TrainingRunInput): Promise<TrainingRunR
   setHandler(pauseSignal, () => {
     if (status.paused) return;
     status.paused = true;
-    gang?.cancel();
+    if (gang) {
+      status.gang = 'stopping';
+      gang.cancel();
+    }
   });
   setHandler(resumeSignal, () => void (status.paused = false));
 
   const workflowId = workflowInfo().workflowId;
   for (;;) {
-    if (status.paused) await condition(() => !status.paused);
+    if (status.paused) {
+      status.gang = 'paused';
+      await condition(() => !status.paused);
+    }
     status.attempts += 1;
+    status.gang = 'running';
     const attempt = status.attempts;
     const nodeInput = (rank: number): TrainNodeInput => ({
       runKey: input.runKey,
@@ -143,6 +150,7 @@ export async function trainingRun(input: TrainingRunInput): Promise<TrainingRunR
       status.step = result.step;
       status.loss = result.finalLoss ?? status.loss;
       status.lastCheckpoint = result.checkpoint ?? status.lastCheckpoint;
+      status.gang = 'done';
       return {
         steps: result.step,
         finalLoss: result.finalLoss,
@@ -155,6 +163,7 @@ export async function trainingRun(input: TrainingRunInput): Promise<TrainingRunR
     const latest = await latestCheckpoint({ checkpointsUri: input.checkpointsUri });
     if (latest) status.lastCheckpoint = latest.uri;
     if (status.paused && firstError === undefined) continue; // stopped for a pause: wait for resume
+    status.gang = 'restarting';
 
     if (isFatal(firstError)) throw firstError;
     status.gangRestarts += 1;

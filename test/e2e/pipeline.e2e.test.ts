@@ -29,7 +29,14 @@ before(async () => {
 after(async () => e2e?.stop());
 
 async function start(id: string, root: string): Promise<WorkflowHandle> {
-  const config = tinyConfig({ name: id, artifacts: root, ingest: { source: 's3://kiln-e2e/corpus', languages: ['Python'] } });
+  // Longer than tiny's 60 steps: room for a kill, a restart and a pause before the end.
+  const base = tinyConfig();
+  const config = tinyConfig({
+    name: id,
+    artifacts: root,
+    ingest: { source: 's3://kiln-e2e/corpus', languages: ['Python'] },
+    train: { ...(base.train as object), steps: 100 },
+  });
   return e2e.client.workflow.start('llmPipeline', { taskQueue: TASK_QUEUES.workflows, workflowId: id, args: [config] });
 }
 
@@ -48,7 +55,7 @@ describe('end to end', { concurrency: false }, () => {
 
     for (const [name, uri] of Object.entries(r.artifacts)) assert.match(uri, /^s3:\/\/kiln-e2e\/undisturbed\//, name);
     assert.ok((await readManifest(store, r.artifacts.shards!))!.outputs.some((o) => o.uri.endsWith('index.json')), 'MDS index in the shard stage');
-    assert.ok(r.train.steps === 60 && r.train.firstLoss! > r.train.finalLoss!, `loss falls: ${r.train.firstLoss} -> ${r.train.finalLoss}`);
+    assert.ok(r.train.steps === 100 && r.train.firstLoss! > r.train.finalLoss!, `loss falls: ${r.train.firstLoss} -> ${r.train.finalLoss}`);
     assert.equal(r.eval.problems, 10);
     assert.ok(r.eval.passAtK['pass@1']! >= 0 && r.eval.passAtK['pass@1']! <= 1);
 
@@ -116,9 +123,11 @@ describe('end to end', { concurrency: false }, () => {
     await handle.signal(pauseSignal);
     const paused = await waitFor('paused with a checkpoint', async () => {
       const s = (await training.query(statusQuery)) as TrainingStatus;
-      return s.paused && s.lastCheckpoint && Number(/step_(\d+)/.exec(s.lastCheckpoint)![1]) > 20 ? s : undefined;
+      // the gang has stopped and its pause checkpoint is committed
+      return s.gang === 'paused' && s.lastCheckpoint && Number(/step_(\d+)/.exec(s.lastCheckpoint)![1]) > 20 ? s : undefined;
     }, 300_000, 200);
     const pausedAt = paused.lastCheckpoint!;
+    assert.ok(Number(/step_(\d+)/.exec(pausedAt)![1]) < 100, `the pause stopped training before its end (${pausedAt})`);
     assert.equal((await status(handle))!.paused, true);
     await new Promise((r) => setTimeout(r, 3000));
     assert.equal(((await training.query(statusQuery)) as TrainingStatus).attempts, paused.attempts, 'no gang runs while paused');

@@ -152,7 +152,7 @@ describe('trainingRun', () => {
       await handle.signal(pauseSignal);
       await waitFor(async () => {
         const s = (await handle.query(statusQuery)) as TrainingStatus;
-        return s.paused && s.lastCheckpoint === 'file:///nowhere/ckpt/step_00000017';
+        return s.paused && s.gang === 'paused' && s.lastCheckpoint === 'file:///nowhere/ckpt/step_00000017';
       });
       // paused: no new gang starts until resume
       await new Promise((res) => setTimeout(res, 1500));
