@@ -11,6 +11,7 @@ import type { PipelineConfig } from '../lib/config/types.js';
 import { ErrorType, fatal, transient } from '../lib/errors.js';
 import { joinUri, type StageResult } from '../lib/manifest.js';
 import { pythonEnv, pythonExecutable, trainerDir } from '../lib/python.js';
+import { EXEC_WITH_PARENT_DEATH_SIGNAL } from '../lib/pythonTool.js';
 import { store } from '../lib/storage/index.js';
 import { downloadDir } from '../lib/syncDir.js';
 import { cacheDir } from '../lib/workdirs.js';
@@ -41,7 +42,9 @@ export function stopServers(): void {
 }
 
 async function startServer(modelDir: string, name: string, params: PipelineConfig['deploy']): Promise<Running> {
-  const child = execa(pythonExecutable(), ['-m', 'kiln_trainer.serve', '--model', modelDir, '--host', params.host, '--port', String(params.port), '--model-name', name], {
+  const serve = ['-m', 'kiln_trainer.serve', '--model', modelDir, '--host', params.host, '--port', String(params.port), '--model-name', name];
+  // The server lives exactly as long as this worker, even one killed with -9.
+  const child = execa(pythonExecutable(), ['-c', EXEC_WITH_PARENT_DEATH_SIGNAL, pythonExecutable(), ...serve], {
     cwd: trainerDir(),
     env: pythonEnv(),
     stdin: 'ignore',

@@ -15,7 +15,7 @@ export interface ToolEvent {
 export const EXIT_FATAL = 2;
 // Runs argv[1:] after asking the kernel to SIGKILL it when its parent (this worker) dies, so a
 // worker killed with -9 leaves no orphaned trainer behind.
-const EXEC_WITH_PARENT_DEATH_SIGNAL =
+export const EXEC_WITH_PARENT_DEATH_SIGNAL =
   'import ctypes,os,sys\n' +
   'ctypes.CDLL(None, use_errno=True).prctl(1, 9)\n' +
   'os.execvp(sys.argv[1], sys.argv[1:])';

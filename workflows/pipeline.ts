@@ -88,6 +88,7 @@ export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
       train.firstLossStep = p.step;
     }
     Object.assign(train, { ...p, lastCheckpoint: p.lastCheckpoint ?? train.lastCheckpoint });
+    if (p.attempt !== undefined && p.attempt > train.attempts) train.attempts = p.attempt;
   });
   // Pause and resume are forwarded to the training run; outside training they are remembered
   // and applied when training starts.
