@@ -165,7 +165,9 @@ export async function trainingRun(input: TrainingRunInput): Promise<TrainingRunR
     if (status.paused && firstError === undefined) continue; // stopped for a pause: wait for resume
     status.gang = 'restarting';
 
-    if (isFatal(firstError)) throw firstError;
+    // Any node's fatal error ends the run, even when another node's loss was noticed first.
+    const fatal = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && isFatal(r.reason));
+    if (fatal) throw fatal.reason;
     status.gangRestarts += 1;
     status.lastError = describeFailure(firstError);
     if (status.gangRestarts > input.maxGangRestarts) {

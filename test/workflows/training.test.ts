@@ -129,6 +129,20 @@ describe('trainingRun', () => {
     assert.match(String(((r.error.cause as Error).cause as Error | undefined)?.message ?? r.error.cause?.message), /loss is NaN/);
   });
 
+  it('fails on a fatal node error even when another node failed first (no restart)', async () => {
+    const behaviour: NodeBehaviour = async (input) => {
+      if (input.rank === 1) throw ApplicationFailure.create({ type: ErrorType.NodeFailed, message: 'peer lost' });
+      await new Promise((r) => setTimeout(r, 500));
+      throw ApplicationFailure.create({ type: ErrorType.TrainerFatal, message: 'shard.00000.mds is corrupt', nonRetryable: true });
+    };
+    const r = await runTraining('train-fatal-second', nodeActivities(behaviour, [], []));
+    assert.ok(r.error instanceof WorkflowFailedError);
+    const cause = (r.error.cause as Error & { cause?: ApplicationFailure }).cause!;
+    assert.equal(cause.type, ErrorType.TrainerFatal);
+    assert.equal(r.status.attempts, 1);
+    assert.equal(r.status.gangRestarts, 0);
+  });
+
   it('pause stops the gang after its checkpoint; resume starts a new gang from that checkpoint', async () => {
     const checkpoints: { uri: string; step: number }[] = [];
     const log: string[] = [];
