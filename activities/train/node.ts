@@ -4,7 +4,7 @@
  * JSON lines into heartbeats and progress signals, and upload every checkpoint it writes.
  */
 import { createServer } from 'node:net';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
@@ -82,8 +82,9 @@ export function createTrainNode(deps: NodeDeps) {
 
       const configPath = join(runDir, 'trainer-config.json');
       writeFileSync(configPath, JSON.stringify(input.trainer, null, 2));
+      // Earlier attempts' local checkpoints are in the artifact store already: free the disk.
+      for (const old of readdirSync(runDir)) if (old.startsWith('attempt-')) rmSync(join(runDir, old), { recursive: true, force: true });
       const outDir = join(runDir, `attempt-${input.attempt}`);
-      rmSync(outDir, { recursive: true, force: true });
       mkdirSync(outDir, { recursive: true });
 
       const torchrun = join(dirname(pythonExecutable()), 'torchrun');
