@@ -13,9 +13,9 @@ import { joinUri, type StageResult } from '../lib/manifest.js';
 import { pythonEnv, pythonExecutable, trainerDir } from '../lib/python.js';
 import { EXEC_WITH_PARENT_DEATH_SIGNAL } from '../lib/pythonTool.js';
 import { store } from '../lib/storage/index.js';
-import { downloadDir } from '../lib/syncDir.js';
+import { downloadDirOnce } from '../lib/syncDir.js';
 import { cacheDir } from '../lib/workdirs.js';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { withHeartbeat } from './support/heartbeat.js';
 
 export interface Deployment {
@@ -104,11 +104,7 @@ export async function deployModel(input: { artifactsRoot: string; model: StageRe
     let running = servers.get(version);
     if (running && running.child.exitCode !== null) running = undefined; // died since
     if (!running) {
-      const local = cacheDir('models', version);
-      if (!existsSync(join(local, '.complete'))) {
-        await downloadDir(input.model.dir, local);
-        writeFileSync(join(local, '.complete'), '');
-      }
+      const local = await downloadDirOnce(input.model.dir, cacheDir('models', version));
       if (!existsSync(join(local, 'config.json'))) throw fatal(ErrorType.NotFound, `No exported model (config.json) under ${input.model.dir}.`);
       running = await startServer(local, input.name, input.params);
       servers.set(version, running);

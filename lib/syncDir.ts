@@ -1,5 +1,5 @@
 // Copies whole folders between the artifact store and local disk.
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { joinUri } from './manifest.js';
 import { store } from './storage/index.js';
@@ -46,4 +46,25 @@ function decodeURIComponentSafe(s: string): string {
   } catch {
     return s;
   }
+}
+
+/**
+ * Downloads an immutable folder (a committed stage, a checkpoint) into a local cache folder once;
+ * later calls reuse it. A side folder per process makes a cut-short download invisible and lets
+ * two workers on one host fetch the same folder at once.
+ */
+export async function downloadDirOnce(prefixUri: string, local: string): Promise<string> {
+  const ready = join(local, '.complete');
+  if (existsSync(ready)) return local;
+  const partial = `${local}.partial-${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  await downloadDir(prefixUri, partial);
+  writeFileSync(join(partial, '.complete'), '');
+  if (existsSync(ready)) {
+    rmSync(partial, { recursive: true, force: true });
+  } else {
+    rmSync(local, { recursive: true, force: true });
+    renameSync(partial, local);
+  }
+  return local;
 }

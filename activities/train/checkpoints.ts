@@ -3,11 +3,10 @@
  * `_COMPLETE` marker written last. A folder without the marker (an upload cut short by a lost
  * node) is ignored, so resume always starts from a whole checkpoint.
  */
-import { basename } from 'node:path';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { joinUri } from '../../lib/manifest.js';
 import { store } from '../../lib/storage/index.js';
-import { downloadDir, listLocalFiles, uploadDir } from '../../lib/syncDir.js';
+import { downloadDirOnce, uploadDir } from '../../lib/syncDir.js';
 
 export const COMPLETE_MARKER = '_COMPLETE';
 
@@ -38,16 +37,5 @@ export async function uploadCheckpoint(localDir: string, checkpointsUri: string)
 
 /** Downloads a checkpoint into `localParent/<step dir>` unless it is already there. */
 export async function downloadCheckpoint(uri: string, localParent: string): Promise<string> {
-  const local = `${localParent}/${basename(uri)}`;
-  if (existsSync(`${local}/${COMPLETE_MARKER}`)) return local;
-  const tmp = `${local}.partial`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  await downloadDir(uri, tmp);
-  if (!listLocalFiles(tmp).some((f) => f.endsWith(COMPLETE_MARKER))) {
-    writeFileSync(`${tmp}/${COMPLETE_MARKER}`, '{}\n');
-  }
-  rmSync(local, { recursive: true, force: true });
-  renameSync(tmp, local);
-  return local;
+  return downloadDirOnce(uri, join(localParent, basename(uri)));
 }

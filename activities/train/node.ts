@@ -4,7 +4,7 @@
  * JSON lines into heartbeats and progress signals, and upload every checkpoint it writes.
  */
 import { createServer } from 'node:net';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
@@ -13,7 +13,7 @@ import { readManifest } from '../../lib/manifest.js';
 import { pythonExecutable } from '../../lib/python.js';
 import { EXIT_STOPPED, runPythonTool, type ToolEvent } from '../../lib/pythonTool.js';
 import { store } from '../../lib/storage/index.js';
-import { downloadDir } from '../../lib/syncDir.js';
+import { downloadDirOnce } from '../../lib/syncDir.js';
 import { cacheDir } from '../../lib/workdirs.js';
 import { progressSignal, rendezvousQuery, rendezvousSignal, type Rendezvous, type TrainProgress } from '../../workflows/definitions.js';
 import { withHeartbeat } from '../support/heartbeat.js';
@@ -42,23 +42,7 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 async function localShards(shardsDir: string): Promise<string> {
   const manifest = await readManifest(store, shardsDir);
   if (!manifest) throw fatal(ErrorType.NotFound, `No committed shard stage at ${shardsDir} (its _MANIFEST.json is missing).`);
-  const local = cacheDir('shards', manifest.fingerprint.slice(0, 16));
-  const ready = join(local, '.complete');
-  if (!existsSync(ready)) {
-    // Into a side folder first: a download cut short must not look like a cached copy.
-    // Per process: two workers on one host may fetch the same shards at once.
-    const partial = `${local}.partial-${process.pid}`;
-    rmSync(partial, { recursive: true, force: true });
-    await downloadDir(shardsDir, partial);
-    writeFileSync(join(partial, '.complete'), '');
-    if (existsSync(ready)) {
-      rmSync(partial, { recursive: true, force: true });
-    } else {
-      rmSync(local, { recursive: true, force: true });
-      renameSync(partial, local);
-    }
-  }
-  return local;
+  return downloadDirOnce(shardsDir, cacheDir('shards', manifest.fingerprint.slice(0, 16)));
 }
 
 export function createTrainNode(deps: NodeDeps) {
@@ -183,4 +167,3 @@ function num(x: unknown): number | undefined {
   return x === undefined || x === null ? undefined : Number(x);
 }
 
-export { latestCheckpoint };
