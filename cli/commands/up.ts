@@ -1,22 +1,50 @@
+import type { ChildProcess } from 'node:child_process';
 import { isPortOpen, Stack } from '../stack.js';
 
+/**
+ * kiln up [--gpu-workers N]: the dev stack in the foreground. Like a cluster manager replacing a
+ * lost node, a worker that dies is started again after a few seconds (Temporal retries its
+ * work); Ctrl-C stops everything.
+ */
 export async function run(argv: string[]): Promise<number> {
-  const gpuWorkers = Number(argv[argv.indexOf('--gpu-workers') + 1] || 2);
+  const at = argv.indexOf('--gpu-workers');
+  const gpuWorkers = at >= 0 ? Number(argv[at + 1]) : 2;
+  if (!Number.isInteger(gpuWorkers) || gpuWorkers < 1) {
+    process.stderr.write(`kiln up: expected \`--gpu-workers\` to be a positive integer, got \`${argv[at + 1]}\`.\n`);
+    return 2;
+  }
   if (await isPortOpen(7233)) {
     process.stderr.write('kiln up: something already listens on 127.0.0.1:7233 (a stack is up? `kiln down` stops a background one).\n');
     return 1;
   }
-  const stack = new Stack({ gpuWorkers: argv.includes('--gpu-workers') ? gpuWorkers : 2 });
+  const stack = new Stack({ gpuWorkers });
   const info = await stack.start();
   process.stdout.write(`Temporal at ${info.temporalAddress}, UI at ${info.uiUrl}\n`);
   for (const p of info.processes) process.stdout.write(`  ${p.name.padEnd(14)} pid ${p.pid}  log ${p.log}\n`);
   process.stdout.write('Ctrl-C stops the stack.\n');
+
+  let stopping = false;
+  const restart: Record<string, () => ChildProcess> = { 'data-worker': () => stack.startDataWorker() };
+  for (let i = 0; i < gpuWorkers; i++) restart[`gpu-worker-${i}`] = () => stack.startGpuWorker(i);
+  const watch = (name: string, child: ChildProcess) =>
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      process.stderr.write(`kiln up: ${name} exited (${signal ?? code}); see its log\n`);
+      const again = restart[name];
+      if (!again) return;
+      setTimeout(() => {
+        if (stopping) return;
+        const next = again();
+        process.stderr.write(`kiln up: restarted ${name} (pid ${next.pid})\n`);
+        watch(name, next);
+      }, 3000);
+    });
+  for (const [name, child] of stack.children) watch(name, child);
+
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
-    for (const [name, child] of stack.children) {
-      child.once('exit', (code, signal) => process.stderr.write(`kiln up: ${name} exited (${signal ?? code}); see its log\n`));
-    }
   });
+  stopping = true;
   await stack.stop();
   return 0;
 }
