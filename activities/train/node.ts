@@ -3,7 +3,6 @@
  * through the training workflow, the others read it by query), run torchrun, turn the trainer's
  * JSON lines into heartbeats and progress signals, and upload every checkpoint it writes.
  */
-import { createServer } from 'node:net';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -14,6 +13,7 @@ import { pythonExecutable } from '../../lib/python.js';
 import { EXIT_STOPPED, runPythonTool, type ToolEvent } from '../../lib/pythonTool.js';
 import { store } from '../../lib/storage/index.js';
 import { downloadDirOnce } from '../../lib/syncDir.js';
+import { freePort } from '../../lib/ports.js';
 import { cacheDir } from '../../lib/workdirs.js';
 import { progressSignal, rendezvousQuery, rendezvousSignal, type Rendezvous, type TrainProgress } from '../../workflows/definitions.js';
 import { withHeartbeat } from '../support/heartbeat.js';
@@ -26,17 +26,6 @@ export interface NodeDeps {
   nodeAddr: string;
 }
 
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Shards are immutable per stage folder: download once per worker, reuse across attempts. */
 async function localShards(shardsDir: string): Promise<string> {

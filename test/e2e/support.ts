@@ -10,6 +10,7 @@ import { repoRoot } from '../../lib/workdirs.js';
 import { statusQuery, type PipelineStatus } from '../../workflows/definitions.js';
 import { startMinio, type MinioServer } from '../support/minio.js';
 import { freePort } from '../support/ports.js';
+export { waitFor } from '../support/waitFor.js';
 
 export interface E2EStack {
   stack: Stack;
@@ -57,15 +58,6 @@ export async function status(handle: WorkflowHandle): Promise<PipelineStatus | u
   return (await handle.query(statusQuery).catch(() => undefined)) as PipelineStatus | undefined;
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 600_000, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 /** Activity types with a started, not yet finished attempt. */
 export async function runningActivities(handle: WorkflowHandle): Promise<string[]> {

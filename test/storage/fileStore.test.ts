@@ -3,18 +3,11 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../../lib/errors.js';
 import { joinUri } from '../../lib/manifest.js';
 import { copyObject, fileUri, FileStore, parseUri, store, storeFor } from '../../lib/storage/index.js';
+import { assertFailure } from '../support/failures.js';
 
-function assertFailure(err: unknown, type: string, includes?: string): true {
-  assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
-  assert.equal(err.type, type);
-  assert.equal(err.nonRetryable, true);
-  if (includes !== undefined) assert.ok(err.message.includes(includes), `message ${JSON.stringify(err.message)} lacks ${includes}`);
-  return true;
-}
 
 let dir: string;
 let base: string;

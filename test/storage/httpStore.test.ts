@@ -3,25 +3,13 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../../lib/errors.js';
 import { copyObject, fileUri, HttpStore, store, storeFor } from '../../lib/storage/index.js';
 import { freePort } from '../support/ports.js';
 import { startHttpServer, type TestHttpServer } from '../support/httpServer.js';
+import { assertFailure, assertRetryable } from '../support/failures.js';
 
-function assertFailure(err: unknown, type: string, includes?: string): true {
-  assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
-  assert.equal(err.type, type);
-  assert.equal(err.nonRetryable, true);
-  if (includes !== undefined) assert.ok(err.message.includes(includes), `message ${JSON.stringify(err.message)} lacks ${includes}`);
-  return true;
-}
 
-function assertRetryable(err: unknown): true {
-  assert.ok(err instanceof Error);
-  assert.ok(!(err instanceof ApplicationFailure && err.nonRetryable), `expected a retryable error, got ${String(err)}`);
-  return true;
-}
 
 const PARQUET_PATH = 'datasets/x/y/data/python/train-00000-of-00001.parquet';
 const TOKEN = 'hf_secret_token_for_tests_0123456789';

@@ -7,25 +7,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { inspect } from 'node:util';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../../lib/errors.js';
 import { joinUri } from '../../lib/manifest.js';
 import { closeStores, copyObject, fileUri, S3Store, store, storeFor } from '../../lib/storage/index.js';
 import { startMinio, type MinioServer } from '../support/minio.js';
+import { assertFailure, assertRetryable } from '../support/failures.js';
 
-function assertFailure(err: unknown, type: string, includes?: string): true {
-  assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${inspect(err)}`);
-  assert.equal(err.type, type, err.message);
-  assert.equal(err.nonRetryable, true);
-  if (includes !== undefined) assert.ok(err.message.includes(includes), `message ${JSON.stringify(err.message)} lacks ${includes}`);
-  return true;
-}
 
-function assertRetryable(err: unknown): true {
-  assert.ok(err instanceof Error, `expected an Error, got ${inspect(err)}`);
-  assert.ok(!(err instanceof ApplicationFailure && err.nonRetryable), `expected a retryable error, got ${inspect(err)}`);
-  return true;
-}
 
 /** Everything a person or a log collector could see of an error. */
 function everything(err: unknown): string {

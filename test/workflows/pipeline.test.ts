@@ -16,6 +16,7 @@ import type { TrainNodeInput } from '../../activities/train/types.js';
 import { pauseSignal, rendezvousQuery, rendezvousSignal, resumeSignal, statusQuery, TASK_QUEUES, type PipelineStatus } from '../../workflows/definitions.js';
 import type { PipelineResult } from '../../workflows/pipeline.js';
 import { startTestServer, workflowBundle } from '../support/temporal.js';
+import { waitFor } from '../support/waitFor.js';
 
 let env: TestWorkflowEnvironment;
 before(async () => void (env = await startTestServer()));
@@ -152,10 +153,10 @@ describe('llmPipeline', () => {
         workflowId: 'pipeline-pause',
         args: [{ name: 'wf-pause', train: { nodes: 2, steps: 4, warmupSteps: 1 } }],
       });
-      await waitFor(async () => calls.includes('trainNode:1:1'));
+      await waitFor('the second node started', async () => calls.includes('trainNode:1:1'), 60_000, 200);
       await handle.signal(pauseSignal);
       const train = env.client.workflow.getHandle('pipeline-pause/train');
-      await waitFor(async () => ((await train.query(statusQuery)) as PipelineStatus['train']).paused);
+      await waitFor('the training run paused', async () => ((await train.query(statusQuery)) as PipelineStatus['train']).paused, 60_000, 200);
       assert.equal(((await handle.query(statusQuery)) as PipelineStatus).paused, true);
       await handle.signal(resumeSignal);
       release();
@@ -165,10 +166,3 @@ describe('llmPipeline', () => {
   });
 });
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}

@@ -11,6 +11,7 @@ import { ErrorType } from '../../lib/errors.js';
 import { pauseSignal, rendezvousQuery, rendezvousSignal, resumeSignal, statusQuery, TASK_QUEUES, type TrainingStatus } from '../../workflows/definitions.js';
 import type { TrainNodeInput, TrainNodeResult } from '../../activities/train/types.js';
 import { startTestServer, workflowBundle } from '../support/temporal.js';
+import { waitFor } from '../support/waitFor.js';
 
 let env: TestWorkflowEnvironment;
 before(async () => void (env = await startTestServer()));
@@ -161,13 +162,13 @@ describe('trainingRun', () => {
       return { rank: input.rank, status: 'done', step: 30, finalLoss: 1.0, checkpoint: 'file:///nowhere/ckpt/step_00000030' };
     };
     const r = await runTraining('train-pause', nodeActivities(behaviour, log, checkpoints), async (handle) => {
-      await waitFor(async () => ((await handle.query(statusQuery)) as TrainingStatus).attempts === 1);
+      await waitFor('the first gang', async () => ((await handle.query(statusQuery)) as TrainingStatus).attempts === 1, 30_000, 200);
       await new Promise((res) => setTimeout(res, 1000));
       await handle.signal(pauseSignal);
-      await waitFor(async () => {
+      await waitFor('paused at the step-17 checkpoint', async () => {
         const s = (await handle.query(statusQuery)) as TrainingStatus;
         return s.paused && s.gang === 'paused' && s.lastCheckpoint === 'file:///nowhere/ckpt/step_00000017';
-      });
+      }, 30_000, 200);
       // paused: no new gang starts until resume
       await new Promise((res) => setTimeout(res, 1500));
       assert.equal(((await handle.query(statusQuery)) as TrainingStatus).attempts, 1);
@@ -180,10 +181,3 @@ describe('trainingRun', () => {
   });
 });
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
