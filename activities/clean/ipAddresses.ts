@@ -6,7 +6,7 @@
  * that read as versions, section numbers or number lists are not addresses.
  */
 import { isIPv6 } from 'node:net';
-import type { PiiEntity } from './redact.js';
+import type { PiiEntity } from './pii/types.js';
 
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 const IPV4 = new RegExp(`(?<![\\w.])${OCTET}(?:\\.${OCTET}){3}(?![\\w]|\\.\\d)`, 'g');
@@ -70,6 +70,11 @@ export function isGlobalIPv6(ip: string): boolean {
   return true;
 }
 
+/** 0-9, A-F, a-f or ':' (char codes; NaN past either end is none of them). */
+function isIpv6Code(c: number): boolean {
+  return (c >= 48 && c <= 58) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+}
+
 /**
  * Maximal runs of IPv6 characters around each '::' or 'h:h:' (found by indexOf, so large files
  * stay fast), with at least two colons, not glued to a word.
@@ -78,6 +83,9 @@ function ipv6Candidates(text: string): { start: number; end: number }[] {
   const out: { start: number; end: number }[] = [];
   let searchFrom = 0;
   for (let colon = text.indexOf(':'); colon !== -1; colon = text.indexOf(':', searchFrom)) {
+    searchFrom = colon + 1;
+    // Most colons in code (`key: value`, `a::b`) have no hex digit on either side: skip them cheaply.
+    if (!isIpv6Code(text.charCodeAt(colon - 1)) && !isIpv6Code(text.charCodeAt(colon + 1))) continue;
     let start = colon;
     let end = colon + 1;
     while (start > 0 && IPV6_CHAR.test(text[start - 1]!)) start--;
@@ -105,8 +113,30 @@ const NOT_AN_ADDRESS_BEFORE = /§$|[=<>~!]=$|[A-Za-z0-9_]\/$|[,-]$/;
 /** After it: the rest of a number list or range (SVG path data: `2.35.8.41-1.76,...`). */
 const NUMBER_LIST_AFTER = /^[,-][\d.-]/;
 const NETWORK_CONTEXT = /(?<![A-Za-z])(?:dns|server|host|ip|addr|address)(?![a-z])/i;
-/** Release notes and dependency lists: four-part versions (2.13.4.2) next to x.y.z ones. */
-const VERSION_CONTEXT = /\b(?:version|release|changelog|snapshot|bom|jdk|sdk)\b|(?<![\d.])\d+\.\d+\.\d+(?![\d.]|\.\d)/i;
+/**
+ * Four-part versions (2.13.4.2) are told apart by what is around them: a version word on the
+ * same line (the line, not a wide window, so that a license header's "Version 2.0" does not
+ * hide an address below it), an x.y.z version within 100 characters (release notes,
+ * dependency lists) or `v`/`version`/`@` right before; section numbers (`Section 4.2.1.12`) too.
+ */
+const VERSION_WORD = /(?<![A-Za-z])(?:version|versions|release|changelog|snapshot|bom|jdk|sdk)(?![A-Za-z])/i; // also `__version__`
+const XYZ_VERSION = /(?<![\d.])\d+\.\d+\.\d+(?![\d.]|\.\d)/;
+const VERSION_BEFORE = /(?:\bv|version[ :=]*|@|(?:section|sect?\.|clause|chapter|§)[ \t]*)$/i;
+
+/** The line around [start, end), without the quad itself. */
+function lineAround(text: string, start: number, end: number): string {
+  const from = Math.max(text.lastIndexOf('\n', start - 1) + 1, start - 200);
+  let to = text.indexOf('\n', end);
+  if (to === -1 || to > end + 200) to = Math.min(text.length, end + 200);
+  return `${text.slice(from, start)} ${text.slice(end, to)}`;
+}
+
+function looksLikeVersion(text: string, start: number, end: number): boolean {
+  const line = lineAround(text, start, end);
+  if (NETWORK_CONTEXT.test(line)) return false;
+  const around = `${text.slice(Math.max(0, start - 100), start)} ${text.slice(end, end + 100)}`;
+  return VERSION_WORD.test(line) || XYZ_VERSION.test(around) || VERSION_BEFORE.test(text.slice(Math.max(0, start - 10), start));
+}
 
 /** Appends the IP addresses of `text` that are worth redacting (see the policy above). */
 export function findIpAddresses(text: string, out: PiiEntity[]): void {
@@ -118,12 +148,9 @@ export function findIpAddresses(text: string, out: PiiEntity[]): void {
       if (!isGlobalIPv4(ip) || PUBLIC_DNS.has(ip)) continue;
       if (NOT_AN_ADDRESS_BEFORE.test(text.slice(Math.max(0, start - 2), start))) continue;
       if (NUMBER_LIST_AFTER.test(text.slice(end, end + 2))) continue;
-      const context = text.slice(Math.max(0, start - 100), end + 100);
-      if (NETWORK_CONTEXT.test(context)) {
-        out.push({ type: 'IP_ADDRESS', start, end });
-        continue;
-      }
-      if (VERSION_LIKE.test(ip) || VERSION_CONTEXT.test(context)) continue;
+      // BigCode: single-digit quads are versions unless the 100 characters around talk networks.
+      if (VERSION_LIKE.test(ip) && !NETWORK_CONTEXT.test(text.slice(Math.max(0, start - 100), end + 100))) continue;
+      if (looksLikeVersion(text, start, end)) continue;
       out.push({ type: 'IP_ADDRESS', start, end });
     }
   }
