@@ -53,6 +53,16 @@ class TrainConfig:
     dtype: str = _f("auto", choices=("auto", "float32", "bfloat16"))
     max_gang_restarts: int = _f(5, min=0)  # orchestrator's knob, unused here
     progress_every_seconds: float = _f(10.0, min=1)  # orchestrator's knob, unused here
+    parallelism: str = _f("ddp", choices=("ddp", "fsdp"))  # fsdp: FSDP2 shards params, grads, optimizer
+    compile: bool = _f(False)  # torch.compile each transformer block
+    keep_checkpoints: int = _f(2, min=1)  # newest N complete checkpoints kept on disk
+    # Loss-spike detector (llm-foundry KillLossSpike): once lossSpikeWindow losses are in,
+    # a loss >= lossSpikeFactor x their mean is an outlier; more than lossSpikePatience
+    # outliers in a row is a spike: an event, and with lossSpikeStop a fatal stop.
+    loss_spike_window: int = _f(100, min=2)
+    loss_spike_factor: float = _f(2.0, gt=1)
+    loss_spike_patience: int = _f(4, min=0)
+    loss_spike_stop: bool = _f(False)
 
 
 @dataclass
@@ -85,6 +95,10 @@ def _check_value(value, f: dataclasses.Field, path: str):
     typ, meta = f.type, f.metadata
     if value is None and typ == int | None:
         return None
+    if typ is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path} must be true or false, got {json.dumps(value)}")
+        return value
     if typ in (int, int | None):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{path} must be an integer, got {json.dumps(value)}")

@@ -1,13 +1,19 @@
 """The trainer's stdout protocol: one JSON object per line, flushed, from global rank 0 only.
 
-    {"event":"start","step":S,"world_size":W,"device":"cpu","dtype":"float32","params":N,"resumed_from":path|null}
-    {"event":"step","step":s,"loss":f,"lr":f,"tokens_per_s":f,"mfu":f|null,"tokens_seen":n}
+    {"event":"start","step":S,"world_size":W,"device":"cpu","dtype":"float32","params":N,"resumed_from":path|null,
+     "parallelism":"ddp"|"fsdp"|"none","compile":bool,"device_name":s,"peak_flops":f|null}
+    {"event":"step","step":s,"loss":f,"lr":f,"grad_norm":f,"tokens_per_s":f,"mfu":f|null,"tokens_seen":n,
+     "max_memory_bytes":n}         grad_norm before clipping; memory: CUDA max allocated, or peak RSS on CPU
     {"event":"eval","step":s,"val_loss":f}
-    {"event":"checkpoint","step":s,"path":"ABS_DIR"}          after the directory is complete
+    {"event":"checkpoint","step":s,"path":"ABS_DIR","seconds":f}  after the directory is complete
+    {"event":"loss_spike","step":s,"loss":f,"running_mean":f,"factor":f,"window":n,"outlier_steps":[s...],
+     "batches":[{"step":s,"samples":[global sample id...]}],"provenance":[...]|null,"stopping":bool}
+                                   provenance: kiln_trainer.provenance.batch_sources of those samples
     {"event":"stopped","step":s,"reason":"sigterm"|"max-steps","checkpoint":"ABS_DIR"}  exit 75
     {"event":"done","step":s,"final_loss":f,"checkpoint":"ABS_DIR"}                      exit 0
     {"event":"error","message":"..."}                                                    exit 2
 
+New fields are only ever added; readers ignore what they do not know.
 Logs and anything else go to stderr. Note that torchrun itself exits 1 whenever a worker exits
 non-zero, so a launcher behind torchrun should read the last event, not only the exit code.
 """

@@ -11,10 +11,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import flops
+
 RMS_NORM_EPS = 1e-5
-# Peak dense bf16 FLOP/s per device, for MFU. H100 SXM; None on CPU, where an MFU
-# against a made-up peak would be noise (the step event then carries "mfu": null).
-PEAK_FLOPS = {"cuda": 989e12, "cpu": None}
 
 
 @dataclass(frozen=True)
@@ -156,6 +155,14 @@ class Llama(nn.Module):
             if name.endswith(("o_proj.weight", "down_proj.weight")):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
 
+    @torch.no_grad()
+    def reset_rope(self) -> None:
+        """Recompute the RoPE tables in place: a model built on the meta device and then
+        materialized with to_empty() has garbage in its (non-persistent) buffers."""
+        cos, sin = rope_cache(self.cfg)
+        self.rope_cos.copy_(cos)
+        self.rope_sin.copy_(sin)
+
     @staticmethod
     def _init_weights(module):
         if isinstance(module, (nn.Linear, nn.Embedding)):
@@ -184,13 +191,10 @@ class Llama(nn.Module):
         """Training FLOPs per token: 6N for the matmuls (forward + backward) plus attention scores
         (PaLM appendix B / nanoGPT). Embedding lookups are not matmuls, so N excludes them."""
         c = self.cfg
-        return 6 * self.num_params(non_embedding=True) + 12 * c.n_layer * c.d_model * seq_len
+        return flops.flops_per_token(self.num_params(non_embedding=True), c.n_layer, c.d_model, seq_len)
 
-    def estimate_mfu(self, tokens_per_s: float, device_type: str, seq_len: int | None = None):
-        """Model FLOPs utilization of ONE device processing tokens_per_s; None when the
-        device's peak is unknown (CPU)."""
-        peak = PEAK_FLOPS.get(device_type)
-        if peak is None:
-            return None
-        seq_len = seq_len or self.cfg.max_seq_len - 1
-        return tokens_per_s * self.flops_per_token(seq_len) / peak
+    def estimate_mfu(self, tokens_per_s: float, peak: float | None, seq_len: int | None = None):
+        """Model FLOPs utilization of ONE device processing tokens_per_s, against its peak
+        FLOP/s (flops.peak_flops); None when the peak is unknown (CPU, an unlisted GPU), where
+        an MFU against a made-up peak would be noise."""
+        return flops.mfu(tokens_per_s, self.flops_per_token(seq_len or self.cfg.max_seq_len - 1), peak)

@@ -6,20 +6,25 @@
         -m kiln_trainer.train ...        (static rendezvous; plain `python -m` means world size 1)
 
 stdout carries JSON-lines events from global rank 0 only (events.py); logs go to stderr.
+train.parallelism picks DDP or FSDP2 (parallel.py); train.compile compiles each block.
 SIGTERM/SIGINT: every rank stops at the same step boundary, rank 0 checkpoints, exit 75.
 Exit codes: 0 done, 75 stopped on request after a checkpoint, 2 fatal (config, data,
-diverged loss). Anything else (a lost peer, a crash) is worth a retry from the last checkpoint.
+diverged loss, a loss spike with train.lossSpikeStop). Anything else (a lost peer, a crash)
+is worth a retry from the last checkpoint.
 On CPU each rank uses cores / local ranks threads; KILN_CPU_THREADS overrides that.
 """
 
 import argparse
 import ctypes
+import json
 import math
 import os
 import random
+import resource
 import signal
 import sys
 import time
+from collections import deque
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,15 +32,18 @@ from datetime import timedelta
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel as DDP
 
+from . import flops
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainerConfig, load_config
 from .data import TrainLoader, open_split, val_batches
 from .events import EXIT_FATAL, EXIT_OK, EXIT_STOPPED, Events, FatalError, log
 from .model import Llama
+from .parallel import build_sharded_model, compile_blocks, full_state, no_grad_sync, wrap_ddp
+from .spike import LossSpikeDetector
 
 DIST_TIMEOUT = timedelta(seconds=120)  # a lost peer turns into an error instead of a hang
+PROVENANCE_LIMIT = 1024  # samples whose source files a loss-spike event lists
 PR_SET_PDEATHSIG = 1
 _PARENT_PID = os.getppid()  # taken at import, as early as we can, to close the prctl race
 
@@ -167,6 +175,57 @@ def evaluate(model, val, cfg, d: Dist, device, autocast) -> float:
     return (total[0] / total[1]).item()
 
 
+def resume_step(path: str) -> int:
+    try:
+        with open(os.path.join(path, "train_state.json")) as f:
+            return int(json.load(f)["step"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise FatalError(f"cannot resume from checkpoint {path}: {e}") from None
+
+
+def global_batch_ids(loader: TrainLoader) -> np.ndarray:
+    """Global train sample ids of the micro-batch the loader just drew, all ranks' slices in
+    rank order: the window of the epoch's permutation it just consumed."""
+    span = loader.world * loader.mbs
+    return loader._order(loader.epoch)[loader.index - span:loader.index]
+
+
+def memory_bytes(device) -> int:
+    """Peak memory of this rank: CUDA max allocated, or the process's peak RSS on CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+def batch_provenance(data_dir: str, ids: list):
+    """Source files of the given train samples (kiln_trainer.provenance), or None when it is not
+    available: a spike report must never stop training by itself."""
+    try:
+        from .provenance import batch_sources
+    except ImportError:
+        return None
+    try:
+        return batch_sources(data_dir, "train", ids[:PROVENANCE_LIMIT])
+    except Exception as e:  # missing provenance files, an older dataset: report without it
+        log(f"no provenance for the loss-spike batch: {e}")
+        return None
+
+
+def report_spike(spike, recent_ids, data_dir: str, t, events: Events | None) -> None:
+    """The loss_spike event (rank 0) with the outlier steps' global sample ids and their
+    sources; with train.lossSpikeStop, every rank then stops with a fatal error."""
+    if events is not None:
+        batches = [{"step": s, "samples": ids} for s, ids in recent_ids if s in spike.outlier_steps]
+        events.emit("loss_spike", step=spike.step, loss=spike.loss, running_mean=spike.running_mean,
+                    factor=t.loss_spike_factor, window=t.loss_spike_window, outlier_steps=spike.outlier_steps,
+                    batches=batches, provenance=batch_provenance(data_dir, [i for b in batches for i in b["samples"]]),
+                    stopping=t.loss_spike_stop)
+    if t.loss_spike_stop:
+        raise FatalError(f"loss spike at step {spike.step}: loss {spike.loss:.4g} >= {t.loss_spike_factor} x the "
+                         f"running mean {spike.running_mean:.4g} for {len(spike.outlier_steps)} steps "
+                         "(train.lossSpikeStop; lower train.lr or inspect the loss_spike event's batches)")
+
+
 def train(args, cfg: TrainerConfig, d: Dist, device, dtype: str, events: Events) -> int:
     t = cfg.train
     random.seed(cfg.seed)
@@ -177,7 +236,9 @@ def train(args, cfg: TrainerConfig, d: Dist, device, dtype: str, events: Events)
     else:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if dtype == "bfloat16" else nullcontext()
+    # FSDP's mixed-precision policy computes in bf16 already; DDP uses autocast.
+    fsdp = t.parallelism == "fsdp" and d.enabled
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if dtype == "bfloat16" and not fsdp else nullcontext()
 
     # data
     train_set = open_split(args.data, "train", cfg.seq_len, cfg.vocab_size, required=True)
@@ -188,39 +249,56 @@ def train(args, cfg: TrainerConfig, d: Dist, device, dtype: str, events: Events)
     loader = TrainLoader(train_set, cfg.seed, t.micro_batch_size, d.rank, d.world, device)
     tokens_per_step = d.world * t.micro_batch_size * t.grad_accum * (cfg.seq_len - 1)
 
-    # model, optimizer, resume
-    model = Llama(cfg.model).to(device)
-    optimizer, scheduler = build_optimizer(model, cfg, device)
+    # model: the same initial weights on every rank and under either parallelism
+    if fsdp:
+        raw_model = model = build_sharded_model(cfg.model, device, dtype, t.compile)
+    else:
+        raw_model = Llama(cfg.model).to(device)
+        if t.compile:
+            compile_blocks(raw_model)
+        model = wrap_ddp(raw_model, d.enabled, device)
+    params = raw_model.num_params()  # DTensors count their global size
+    peak = flops.peak_flops(flops.device_name(device)) if device.type == "cuda" else None
+    optimizer, scheduler = build_optimizer(raw_model, cfg, device)
+
+    # resume: every rank agrees on the step before the (collective) load
     step, tokens_seen, last_loss = 0, 0, None
     resume = latest_checkpoint(args.out) if args.resume == "auto" else args.resume
     if resume:
         resume = os.path.abspath(resume)
-        state = load_checkpoint(resume, model, optimizer, scheduler)
+    if d.enabled:
+        check_same_start(resume_step(resume) if resume else 0, d)
+    if resume:
+        state = load_checkpoint(resume, raw_model, optimizer, scheduler, broadcast=d.enabled)
         step, tokens_seen, last_loss = state["step"], state["tokens_seen"], state.get("loss")
         loader.load_state_dict(state["data"])
         log(f"resumed from {resume} at step {step}")
-    raw_model = model
-    if d.enabled:
-        check_same_start(step, d)
-        model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     events.emit("start", step=step, world_size=d.world, device=device.type, dtype=dtype,
-                params=raw_model.num_params(), resumed_from=resume)
+                params=params, resumed_from=resume, parallelism=t.parallelism if d.enabled else "none",
+                compile=t.compile, device_name=flops.device_name(device), peak_flops=peak)
     if step >= t.steps:  # resumed from the final checkpoint: nothing left to do
         events.emit("done", step=step, final_loss=last_loss, checkpoint=resume)
         return EXIT_OK
 
     def checkpoint() -> str | None:
+        t_save = time.perf_counter()
+        model_state, optim_state = full_state(raw_model, optimizer)  # a collective under FSDP
         path = None
         if d.rank == 0:
             train_state = {"step": step, "tokens_seen": tokens_seen, "loss": last_loss,
-                           "data": loader.state_dict(), "seed": cfg.seed, "world_size": d.world}
-            path = save_checkpoint(args.out, step, raw_model, optimizer, scheduler, train_state, cfg.to_json())
-            events.emit("checkpoint", step=step, path=path)
+                           "data": loader.state_dict(), "seed": cfg.seed, "world_size": d.world,
+                           "parallelism": t.parallelism}
+            path = save_checkpoint(args.out, step, raw_model, optimizer, scheduler, train_state, cfg.to_json(),
+                                   keep=t.keep_checkpoints, model_state=model_state, optim_state=optim_state)
+            events.emit("checkpoint", step=step, path=path, seconds=time.perf_counter() - t_save)
+        del model_state, optim_state
         if d.enabled:
             dist.barrier()  # nobody moves on (or exits) before the checkpoint is complete
         return path
 
+    spikes = LossSpikeDetector(t.loss_spike_window, t.loss_spike_factor, t.loss_spike_patience)
+    recent_ids = deque(maxlen=t.loss_spike_patience + 1)  # (step, global sample ids), rank 0
     start_step = step
     stop = StopFlag()
     model.train()
@@ -228,18 +306,22 @@ def train(args, cfg: TrainerConfig, d: Dist, device, dtype: str, events: Events)
         t0 = time.perf_counter()
         lr = scheduler.get_last_lr()[0]
         loss_sum = torch.zeros((), device=device)
+        step_ids = []
         for micro in range(t.grad_accum):
             x, y = loader.next_batch()
-            # Gradients are all-reduced only on the last micro-step.
-            sync = nullcontext() if not d.enabled or micro == t.grad_accum - 1 else model.no_sync()
-            with sync:
+            if d.rank == 0:
+                step_ids.append(global_batch_ids(loader))
+            # DDP all-reduces gradients only on the last micro-step.
+            with no_grad_sync(model, micro == t.grad_accum - 1):
                 with autocast:
                     _, loss = model(x, y)
                 loss = loss / t.grad_accum
                 loss.backward()
             loss_sum += loss.detach()
-        if t.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+        # The norm before clipping; max_norm inf measures without changing the gradients.
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip if t.grad_clip > 0 else math.inf)
+        if hasattr(grad_norm, "full_tensor"):  # a DTensor under FSDP
+            grad_norm = grad_norm.full_tensor()
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -254,8 +336,15 @@ def train(args, cfg: TrainerConfig, d: Dist, device, dtype: str, events: Events)
         if not math.isfinite(last_loss):
             raise FatalError(f"loss is {last_loss} at step {step}: training diverged (lower train.lr?)")
         tokens_per_s = tokens_per_step / (time.perf_counter() - t0)
-        events.emit("step", step=step, loss=last_loss, lr=lr, tokens_per_s=tokens_per_s,
-                    mfu=raw_model.estimate_mfu(tokens_per_s / d.world, device.type), tokens_seen=tokens_seen)
+        events.emit("step", step=step, loss=last_loss, lr=lr, grad_norm=grad_norm.item(),
+                    tokens_per_s=tokens_per_s, mfu=raw_model.estimate_mfu(tokens_per_s / d.world, peak),
+                    tokens_seen=tokens_seen, max_memory_bytes=memory_bytes(device))
+
+        if d.rank == 0:
+            recent_ids.append((step, np.concatenate(step_ids).tolist()))
+        spike = spikes.update(step, last_loss)  # the same decision on every rank: same loss
+        if spike is not None:
+            report_spike(spike, recent_ids, args.data, t, events if d.rank == 0 else None)
 
         last = step >= t.steps
         run_limit = args.max_steps_this_run is not None and step - start_step >= args.max_steps_this_run

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from conftest import tiny_config
+from kiln_trainer import flops
 from kiln_trainer.config import ConfigError, parse_config, resolve_ffn_hidden
 from kiln_trainer.model import Llama, ModelConfig
 from kiln_trainer.train import lr_factor
@@ -48,11 +49,31 @@ def test_attention_is_causal():
     assert not torch.allclose(la[0, 10:], lb[0, 10:])
 
 
-def test_mfu_is_none_on_cpu_and_a_fraction_on_cuda():
+def test_mfu_is_none_without_a_peak_and_a_fraction_with_one():
     model = Llama(CFG)
-    assert model.estimate_mfu(1e5, "cpu") is None
-    mfu = model.estimate_mfu(1e5, "cuda")
+    assert model.estimate_mfu(1e5, None) is None
+    mfu = model.estimate_mfu(1e5, 989e12)
     assert mfu == pytest.approx(1e5 * model.flops_per_token(31) / 989e12)
+
+
+def test_flops_per_token_is_6n_plus_the_attention_term():
+    model = Llama(CFG)
+    n = model.num_params(non_embedding=True)
+    assert n == model.num_params() - 300 * 32
+    assert model.flops_per_token(31) == 6 * n + 12 * 2 * 32 * 31
+
+
+@pytest.mark.parametrize("name, peak", [
+    ("NVIDIA H100 80GB HBM3", 989e12), ("NVIDIA H100 PCIe", 756e12), ("NVIDIA H100 NVL", 835e12),
+    ("NVIDIA H200", 989e12), ("NVIDIA A100-SXM4-40GB", 312e12), ("NVIDIA L4", 121e12),
+    ("NVIDIA L40S", 362e12), ("NVIDIA A10G", 70e12), ("NVIDIA B200", 2.25e15),
+    ("cpu", None), ("Some Future GPU", None),
+])
+def test_peak_flops_by_device_name(name, peak, monkeypatch):
+    monkeypatch.delenv("KILN_PEAK_FLOPS", raising=False)
+    assert flops.peak_flops(name) == peak
+    monkeypatch.setenv("KILN_PEAK_FLOPS", "1e14")
+    assert flops.peak_flops(name) == 1e14
 
 
 def test_model_config_validation_names_fields():
@@ -79,6 +100,10 @@ def test_config_defaults_resolve_like_the_schema():
     (lambda c: c["train"].update(steps=True), "train.steps must be an integer, got true"),
     (lambda c: c["train"].update(lr=0), "train.lr must be > 0, got 0.0"),
     (lambda c: c["train"].update(device="tpu"), "train.device must be one of auto, cpu, cuda"),
+    (lambda c: c["train"].update(parallelism="zero3"), "train.parallelism must be one of ddp, fsdp"),
+    (lambda c: c["train"].update(compile="yes"), 'train.compile must be true or false, got "yes"'),
+    (lambda c: c["train"].update(keepCheckpoints=0), "train.keepCheckpoints must be >= 1, got 0"),
+    (lambda c: c["train"].update(lossSpikeFactor=1), "train.lossSpikeFactor must be > 1, got 1.0"),
     (lambda c: c["model"].update(dModel=30), r"model.dModel \(30\) must be divisible by model.nHead \(4\)"),
     (lambda c: c.pop("seqLen"), "missing required key seqLen"),
     (lambda c: c.update(eosTokenId=300), r"eosTokenId \(300\) must be < vocabSize \(300\)"),

@@ -39,20 +39,24 @@ def test_full_run_emits_the_protocol_and_keeps_two_checkpoints(full_run):
         + ["step"] * 2 + ["checkpoint"] + ["step"] * 2 + ["eval", "checkpoint", "done"]
     start, done = events[0], events[-1]
     assert start == {"event": "start", "step": 0, "world_size": 1, "device": "cpu", "dtype": "float32",
-                     "params": 37792, "resumed_from": None}
+                     "params": 37792, "resumed_from": None, "parallelism": "none", "compile": False,
+                     "device_name": "cpu", "peak_flops": None}
     steps = [e for e in events if e["event"] == "step"]
     assert [e["step"] for e in steps] == list(range(1, 9))
     assert [e["tokens_seen"] for e in steps] == [i * 8 * 31 for i in range(1, 9)]  # mbs 4 x accum 2 x 31
     assert all(e["mfu"] is None and e["tokens_per_s"] > 0 and e["lr"] > 0 for e in steps)
+    assert all(e["grad_norm"] > 0 and e["max_memory_bytes"] > 10 << 20 for e in steps)  # RSS of torch alone
+    assert all(e["seconds"] >= 0 for e in events if e["event"] == "checkpoint")
     assert steps[-1]["loss"] < steps[0]["loss"]
     ckpt = str(root / "out" / "checkpoints" / "step_00000008")
     assert done == {"event": "done", "step": 8, "final_loss": steps[-1]["loss"], "checkpoint": ckpt}
     # checkpointEvery 3 -> steps 3, 6 and the final 8; only the newest two are kept
     assert sorted(os.listdir(root / "out" / "checkpoints")) == ["step_00000006", "step_00000008"]
-    assert sorted(os.listdir(ckpt)) == ["config.json", "model.safetensors", "optimizer.pt", "train_state.json"]
+    assert sorted(os.listdir(ckpt)) == ["_COMPLETE", "config.json", "model.safetensors", "optimizer.pt",
+                                        "train_state.json"]
     state = json.loads(open(os.path.join(ckpt, "train_state.json")).read())
     assert state == {"step": 8, "tokens_seen": 1984, "loss": steps[-1]["loss"], "data": {"epoch": 0, "index": 64},
-                     "seed": 7, "world_size": 1}
+                     "seed": 7, "world_size": 1, "parallelism": "ddp"}
     assert json.loads(open(os.path.join(ckpt, "config.json")).read())["model"]["ffnHidden"] == 64
 
 
@@ -63,8 +67,8 @@ def test_stop_and_resume_is_bit_identical(full_run, mds_data, tmp_path):
     code, first, err = run_trainer(*args, "--max-steps-this-run", 4)
     assert code == EXIT_STOPPED, err
     ckpt = str(out / "checkpoints" / "step_00000004")
-    assert first[-2:] == [{"event": "checkpoint", "step": 4, "path": ckpt},
-                          {"event": "stopped", "step": 4, "reason": "max-steps", "checkpoint": ckpt}]
+    assert first[-2]["event"] == "checkpoint" and first[-2]["path"] == ckpt
+    assert first[-1] == {"event": "stopped", "step": 4, "reason": "max-steps", "checkpoint": ckpt}
     code, second, err = run_trainer(*args, "--resume", ckpt)
     assert code == EXIT_OK, err
     assert second[0]["step"] == 4 and second[0]["resumed_from"] == ckpt
@@ -183,3 +187,67 @@ def test_diverged_loss_is_a_fatal_error_event(mds_data, write_config, tmp_path):
                                   "--out", tmp_path / "out")
     assert code == EXIT_FATAL
     assert events[-1]["event"] == "error" and "training diverged" in events[-1]["message"]
+
+
+def test_sigkill_after_the_step_10_checkpoint_then_resume_matches_20_straight_steps(mds_data, tmp_path):
+    """The issue's exactness test: 20 steps straight, against 10 steps + SIGKILL of the trainer
+    (no chance to save anything more) + a resume for the last 10: the same loss at step 20."""
+    (tmp_path / "config.json").write_text(json.dumps(tiny_config(steps=20, checkpointEvery=10, evalEvery=100)))
+    args = ["--config", tmp_path / "config.json", "--data", mds_data]
+    code, straight, err = run_trainer(*args, "--out", tmp_path / "straight")
+    assert code == EXIT_OK, err
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "kiln_trainer.train", *map(str, args), "--out", str(out)],
+                            env=trainer_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        for line in proc.stdout:
+            event = json.loads(line)
+            if event["event"] == "checkpoint" and event["step"] == 10:
+                proc.send_signal(signal.SIGKILL)
+                break
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert sorted(os.listdir(out / "checkpoints")) == ["step_00000010"]
+
+    code, resumed, err = run_trainer(*args, "--out", out, "--resume", "auto")
+    assert code == EXIT_OK, err
+    assert resumed[0]["resumed_from"] == str(out / "checkpoints" / "step_00000010")
+    assert [e["step"] for e in resumed if e["event"] == "step"] == list(range(11, 21))
+    assert losses(resumed)[20] == losses(straight)[20]  # exact float equality
+    assert losses(resumed) == {s: x for s, x in losses(straight).items() if s > 10}
+
+
+def test_compile_trains_like_eager_and_keeps_hf_names(full_run, mds_data, write_config, tmp_path):
+    """train.compile on CPU (inductor needs a C compiler, which CI has): the same losses up to
+    kernel rounding, and checkpoints under the same names (compile works in place)."""
+    _, reference = full_run
+    code, events, err = run_trainer("--config", write_config(steps=3, compile=True, checkpointEvery=100),
+                                    "--data", mds_data, "--out", tmp_path / "out", timeout=300)
+    assert code == EXIT_OK, err
+    assert events[0]["compile"] is True
+    for step, loss in losses(events).items():
+        assert loss == pytest.approx(losses(reference)[step], abs=1e-4)
+    names = set(load_file(tmp_path / "out" / "checkpoints" / "step_00000003" / "model.safetensors"))
+    assert names == set(load_file(os.path.join(reference[-1]["checkpoint"], "model.safetensors")))
+
+
+def test_keep_checkpoints_prunes_to_the_newest_n_and_ignores_unfinished_ones(tmp_path):
+    import torch
+    from kiln_trainer.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
+    from kiln_trainer.config import parse_config
+    from kiln_trainer.model import Llama
+    from kiln_trainer.train import build_optimizer
+    cfg = parse_config(tiny_config())
+    model = Llama(cfg.model)
+    optimizer, scheduler = build_optimizer(model, cfg, torch.device("cpu"))
+    for step in (10, 20, 30, 40):
+        save_checkpoint(tmp_path, step, model, optimizer, scheduler, {"step": step}, cfg.to_json(), keep=3)
+    (tmp_path / "checkpoints" / "step_00000050.tmp").mkdir()  # a write cut short
+    assert [os.path.basename(p) for p in list_checkpoints(tmp_path)] == \
+        ["step_00000020", "step_00000030", "step_00000040"]
+    latest = latest_checkpoint(tmp_path)
+    assert json.loads(open(os.path.join(latest, "_COMPLETE")).read()) == {"step": 40}
+    assert load_checkpoint(latest, Llama(cfg.model)) == {"step": 40}
