@@ -12,11 +12,11 @@
  * Errors: 404/410 -> fatal NotFound; 401/403 -> fatal AccessDenied; 5xx, 429 and network errors are
  * retried a few times quickly, then thrown as a plain (retryable) error for Temporal to retry later.
  */
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorType, fatal } from '../errors.js';
-import { isKilnFailure, retryable, streamToFileAtomic } from './fileStore.js';
+import { fsError, isKilnFailure, retryable, tmpPathFor } from './fileStore.js';
 import type { ArtifactStore, ObjectInfo } from './types.js';
 
 export interface HttpStoreOptions {
@@ -54,24 +54,21 @@ function checkHttpUri(uri: string): URL {
   return url;
 }
 
-function tokenHosts(env: NodeJS.ProcessEnv): (host: string) => boolean {
-  let mirror: string | undefined;
-  if (env.HF_ENDPOINT) {
-    try {
-      mirror = new URL(env.HF_ENDPOINT).host.toLowerCase();
-    } catch {
-      mirror = undefined;
-    }
+function hostOf(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return new URL(url).host.toLowerCase();
+  } catch {
+    return undefined;
   }
+}
+
+/** Hosts that get HF_TOKEN: the hub, its subdomains, and the configured mirrors (HF_ENDPOINT, KILN_HF_DATASETS_SERVER). */
+function tokenHosts(env: NodeJS.ProcessEnv): (host: string) => boolean {
+  const mirrors = [hostOf(env.HF_ENDPOINT), hostOf(env.KILN_HF_DATASETS_SERVER)].filter((h): h is string => h !== undefined);
   return (host: string) => {
     const h = host.toLowerCase();
-    return (
-      h === 'huggingface.co' ||
-      h.endsWith('.huggingface.co') ||
-      h === 'hf.co' ||
-      h.endsWith('.hf.co') ||
-      (mirror !== undefined && h === mirror)
-    );
+    return h === 'huggingface.co' || h.endsWith('.huggingface.co') || h === 'hf.co' || h.endsWith('.hf.co') || mirrors.includes(h);
   };
 }
 
@@ -188,17 +185,102 @@ export class HttpStore implements ArtifactStore {
     });
   }
 
+  /**
+   * Streams the object to a local file, atomically. A connection dropped mid-body is resumed with
+   * a Range request from the bytes already on disk (If-Range on the ETag, so a changed object
+   * restarts from zero); a server that ignores Range sends it all again.
+   */
   async download(uri: string, localPath: string): Promise<void> {
-    await this.withRetries(`GET ${uri}`, async () => {
-      const res = await this.request(uri, 'GET');
-      if (res.status !== 200) return this.statusError(uri, res);
-      const len = res.headers.get('content-length');
-      const body = res.body === null ? Readable.from([]) : Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
-      await streamToFileAtomic(body, localPath, {
-        label: uri,
-        expectedBytes: len !== null && /^\d+$/.test(len) ? Number(len) : undefined,
-        sourceError: (err) => new RetryableHttp(`GET ${uri}: body interrupted: ${networkDetail(err)}`),
+    const path = resolve(localPath);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+    } catch (err) {
+      throw fsError(err, path, 'write');
+    }
+    const tmp = tmpPathFor(path);
+    const state = { written: 0, etag: undefined as string | undefined };
+    try {
+      await this.withRetries(`GET ${uri}`, () => this.downloadAttempt(uri, tmp, state));
+      await rename(tmp, path).catch((err) => {
+        throw fsError(err, path, 'write');
       });
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async downloadAttempt(uri: string, tmp: string, state: { written: number; etag: string | undefined }): Promise<void> {
+    const resume = state.written > 0;
+    const headers: Record<string, string> = resume ? { range: `bytes=${state.written}-`, ...(state.etag ? { 'if-range': state.etag } : {}) } : {};
+    const res = await this.request(uri, 'GET', headers);
+    let total: number | undefined;
+    if (resume && res.status === 206) {
+      const m = /^bytes (\d+)-\d+\/(\d+|\*)/.exec(res.headers.get('content-range') ?? '');
+      if (m === null || Number(m[1]) !== state.written) {
+        await discard(res);
+        state.written = 0; // a range we did not ask for: start over
+        throw new RetryableHttp(`GET ${uri}: unexpected Content-Range ${res.headers.get('content-range')}`);
+      }
+      if (m[2] !== '*') total = Number(m[2]);
+    } else if (res.status === 200) {
+      state.written = 0;
+      const len = res.headers.get('content-length');
+      if (len !== null && /^\d+$/.test(len)) total = Number(len);
+    } else {
+      return this.statusError(uri, res);
+    }
+    state.etag = res.headers.get('etag') ?? state.etag;
+    let fh;
+    try {
+      fh = await open(tmp, state.written > 0 ? 'a' : 'w');
+    } catch (err) {
+      await discard(res);
+      throw fsError(err, tmp, 'write');
+    }
+    try {
+      const chunks = ((res.body ?? []) as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+      for (;;) {
+        let next: IteratorResult<Uint8Array>;
+        try {
+          next = await chunks.next();
+        } catch (err) {
+          throw new RetryableHttp(`GET ${uri}: body interrupted after ${state.written} bytes: ${networkDetail(err)}`);
+        }
+        if (next.done) break;
+        try {
+          await fh.write(next.value);
+        } catch (err) {
+          await discard(res);
+          throw fsError(err, tmp, 'write');
+        }
+        state.written += next.value.byteLength;
+      }
+      if (total !== undefined && state.written !== total) {
+        throw new RetryableHttp(`Transfer of ${uri} ended early: got ${state.written} of ${total} bytes.`);
+      }
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** GETs a JSON document (listing APIs); returns it with the response headers. */
+  async getJson(uri: string): Promise<{ body: unknown; headers: Headers }> {
+    return this.withRetries(`GET ${uri}`, async () => {
+      const res = await this.request(uri, 'GET', { accept: 'application/json' });
+      if (res.status !== 200) return this.statusError(uri, res);
+      let text: string;
+      try {
+        text = await res.text();
+      } catch (err) {
+        throw new RetryableHttp(`GET ${uri}: body interrupted: ${networkDetail(err)}`);
+      }
+      try {
+        return { body: JSON.parse(text) as unknown, headers: res.headers };
+      } catch {
+        throw fatal(ErrorType.InvalidInput, `${uri} did not answer JSON (got ${JSON.stringify(text.slice(0, 80))}).`, { uri });
+      }
     });
   }
 

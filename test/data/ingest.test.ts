@@ -3,11 +3,13 @@ import { copyFileSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { Table, Utf8, vectorFromArray } from 'apache-arrow';
+import { createHash } from 'node:crypto';
+import { Field, List, Struct, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { ingestStage } from '../../activities/ingest.js';
 import type { StageResult } from '../../lib/manifest.js';
 import { readParquetTable, writeParquetTable } from '../../lib/parquet.js';
 import { stackSchema, tableToRows } from '../../lib/stackSchema.js';
+import { normalizeLicences } from '../../lib/stackSource.js';
 import { fileUri, fileUriToPath } from '../../lib/storage/index.js';
 import { STACK_SAMPLE, STACK_SAMPLE_URI, stackRow, tmpDir, writeRows } from './fixtures.js';
 
@@ -123,26 +125,98 @@ describe('ingestStage options', () => {
 describe('ingestStage on bad input', () => {
   const root = fileUri(tmpDir());
 
-  it('names the missing and mistyped columns and the file', async () => {
+  it('with onBadFile "fail", names the missing and mistyped columns and the file', async () => {
     const dir = tmpDir();
     writeRows(join(dir, 'a-good.parquet'), [stackRow('print(1)\n')]);
     const utf8 = (v: string) => vectorFromArray([v], new Utf8());
     const bad = new Table({ hexsha: utf8('x'), size: utf8('12'), lang: utf8('Python') }); // size as string; no content...
     writeFileSync(join(dir, 'b-bad.parquet'), writeParquetTable(bad));
     await assert.rejects(
-      ingestStage({ artifactsRoot: root, source: fileUri(dir), languages: [], maxRowsPerLanguage: null, seed: 1 }),
-      isFailure('KilnSchemaMismatch', /b-bad\.parquet/, /missing column\(s\) ext, .*content/, /mistyped column\(s\) size \(expected int64, got Utf8\)/),
+      ingestStage({ artifactsRoot: root, source: fileUri(dir), languages: [], maxRowsPerLanguage: null, seed: 1, onBadFile: 'fail' }),
+      isFailure(
+        'KilnSchemaMismatch',
+        /b-bad\.parquet/,
+        /missing column\(s\) max_stars_repo_path \(or path\), max_stars_repo_name \(or repository_name, repo_name\), max_stars_repo_licenses \(or licenses, license\), content;/,
+        /mistyped column\(s\) size \(expected int64, got Utf8\)/,
+        /onBadFile/,
+      ),
     );
   });
 
-  it('fails with InvalidInput naming a file that is not Parquet', async () => {
+  it('by default skips such a file, counts it and lists it with its reason in _DETAILS.json', async () => {
+    const dir = tmpDir();
+    writeRows(join(dir, 'a-good.parquet'), [stackRow('print(1)\n')]);
+    writeFileSync(join(dir, 'b-bad.parquet'), writeParquetTable(new Table({ lang: vectorFromArray(['Python'], new Utf8()) })));
+    const r = await ingestStage({ artifactsRoot: root, source: fileUri(dir), languages: [], maxRowsPerLanguage: null, seed: 1 });
+    assert.equal(r.stats.files_skipped, 1);
+    assert.equal(r.stats.files_read, 1);
+    assert.equal(r.stats.rows_out, 1);
+    const details = JSON.parse(readFileSync(join(fileUriToPath(r.dir), '_DETAILS.json'), 'utf8'));
+    assert.equal(details.skipped.length, 1);
+    assert.match(details.skipped[0].uri, /b-bad\.parquet$/);
+    assert.match(details.skipped[0].reason, /missing column\(s\) .*content/);
+    assert.deepEqual(details.per_language.Python, { rows: 1, bytes: 9, files: 1, source_files: 1 });
+  });
+
+  it('with onBadFile "fail", fails with InvalidInput naming a file that is not Parquet', async () => {
     const dir = tmpDir();
     mkdirSync(join(dir, 'sub'));
     copyFileSync(join(STACK_SAMPLE, 'data/perl/train-00000-of-00001.parquet'), join(dir, 'a.parquet'));
     writeFileSync(join(dir, 'sub', 'corrupt.parquet'), 'PAR1 this is not really parquet PAR1');
     await assert.rejects(
-      ingestStage({ artifactsRoot: root, source: fileUri(dir), languages: [], maxRowsPerLanguage: null, seed: 1 }),
+      ingestStage({ artifactsRoot: root, source: fileUri(dir), languages: [], maxRowsPerLanguage: null, seed: 1, onBadFile: 'fail' }),
       isFailure('KilnInvalidInput', /sub\/corrupt\.parquet/, /cannot read .* as Parquet/),
     );
+  });
+});
+
+describe('ingestStage on older schemas of The Stack', () => {
+  const root = fileUri(tmpDir());
+
+  it('maps repository_name, path and licenses (also BigQuery {list:[{item}]}) and computes hexsha, size, ext', async () => {
+    const dir = tmpDir();
+    const utf8 = (v: string[]) => vectorFromArray(v, new Utf8());
+    const item = new Struct([new Field('item', new Utf8(), true)]);
+    const bigQueryList = new Struct([new Field('list', new List(new Field('element', item, true)), true)]);
+    const table = new Table({
+      content: utf8(['print(1)\n', 'x = 2\n']),
+      lang: utf8(['Python', 'Python']),
+      repository_name: utf8(['octo/old', 'octo/old2']),
+      path: utf8(['src/a.py', 'lib/b.pyw']),
+      licenses: vectorFromArray([{ list: [{ item: 'MIT' }, { item: 'Apache-2.0' }] }, { list: [] }], bigQueryList),
+    });
+    writeFileSync(join(dir, 'old.parquet'), writeParquetTable(table));
+    const r = await ingestStage({ artifactsRoot: root, source: fileUri(dir), languages: [], maxRowsPerLanguage: null, seed: 1 });
+    const rows = tableToRows(readOutput(r.outputs[0]!));
+    assert.deepEqual(
+      rows.map((x) => [x.max_stars_repo_name, x.max_stars_repo_path, x.max_stars_repo_licenses, x.max_forks_repo_name, x.ext, x.size]),
+      [
+        ['octo/old', 'src/a.py', ['MIT', 'Apache-2.0'], 'octo/old', 'py', 9],
+        ['octo/old2', 'lib/b.pyw', [], 'octo/old2', 'pyw', 6],
+      ],
+    );
+    // hexsha is the git blob id of the content, as in The Stack (`git hash-object`).
+    assert.equal(rows[0]!.hexsha, createHash('sha1').update('blob 9\0print(1)\n').digest('hex'));
+  });
+
+  it('normalises every licence shape to list<string>', () => {
+    assert.deepEqual(normalizeLicences({ list: [{ item: 'MIT' }, { item: null }, { item: 'BSD-3-Clause' }] }), ['MIT', 'BSD-3-Clause']);
+    assert.deepEqual(normalizeLicences(['MIT']), ['MIT']);
+    assert.deepEqual(normalizeLicences('GPL-3.0'), ['GPL-3.0']);
+    assert.equal(normalizeLicences(null), null);
+  });
+});
+
+describe('ingestStage sources: globs', () => {
+  it('reads a file:// glob across folders, and only what matches', async () => {
+    const r = await ingestStage({
+      artifactsRoot: fileUri(tmpDir()),
+      source: `${STACK_SAMPLE_URI}/data/{python,go}/train-00000-*.parquet`,
+      languages: [],
+      maxRowsPerLanguage: null,
+      seed: 1,
+    });
+    assert.equal(r.stats.files_listed, 2);
+    assert.deepEqual(Object.keys(r.stats.per_language as object), ['Go', 'Python']);
   });
 });

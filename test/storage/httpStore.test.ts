@@ -141,6 +141,38 @@ describe('HttpStore', () => {
     }
   });
 
+  test('download resumes a dropped connection with a Range request from the bytes on disk', async () => {
+    srv.fault(/\/files\/datasets\//, 2, 'drop');
+    const local = join(dir, 'resumed', 'train.parquet');
+    await http.download(`${srv.baseUrl}/resolve/${PARQUET_PATH}`, local);
+    assert.deepEqual(await readFile(local), payload);
+    const gets = srv.requests.filter((r) => r.method === 'GET' && r.url.startsWith('/files/'));
+    assert.equal(gets.length, 3);
+    assert.equal(gets[0]!.headers.range, undefined);
+    const first = Number(/^bytes=(\d+)-$/.exec(String(gets[1]!.headers.range))?.[1]);
+    const second = Number(/^bytes=(\d+)-$/.exec(String(gets[2]!.headers.range))?.[1]);
+    assert.ok(first > 0 && second > first && second < payload.length, `resumed at ${first}, then ${second}`);
+    assert.deepEqual(await readdir(join(dir, 'resumed')), ['train.parquet']);
+  });
+
+  test('download starts over where the server ignores Range (200 instead of 206)', async () => {
+    srv.fault(/\/no-range\//, 1, 'drop');
+    const local = join(dir, 'restart.bin');
+    await http.download(`${srv.baseUrl}/no-range/${PARQUET_PATH}`, local);
+    assert.deepEqual(await readFile(local), payload);
+    const gets = srv.requests.filter((r) => r.method === 'GET');
+    assert.equal(gets.length, 2);
+    assert.match(String(gets[1]!.headers.range), /^bytes=\d+-$/);
+  });
+
+  test('getJson returns the document and its headers; a non-JSON answer is a fatal InvalidInput', async () => {
+    await writeFile(join(dir, 'root', 'list.json'), '[{"a":1}]');
+    await writeFile(join(dir, 'root', 'broken.json'), '<html>');
+    const { body } = await http.getJson(`${srv.baseUrl}/files/list.json`);
+    assert.deepEqual(body, [{ a: 1 }]);
+    await assert.rejects(http.getJson(`${srv.baseUrl}/files/broken.json`), (e) => assertFailure(e, ErrorType.InvalidInput, 'did not answer JSON'));
+  });
+
   test('writes are a fatal Unsupported', async () => {
     const uri = `${srv.baseUrl}/files/new.bin`;
     await assert.rejects(http.writeBytes(uri, 'x'), (e) => assertFailure(e, ErrorType.Unsupported, uri));
