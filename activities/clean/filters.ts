@@ -1,14 +1,55 @@
 /**
- * StarCoder's basic data filters, datatrove-style: each filter looks at one document and
- * returns 'keep' or the reason it drops it. The line statistics are recomputed from `content`
- * exactly as The Stack computes them in Python: `content.splitlines()`, `len()` in code points,
- * `str.isalnum()` per code point.
+ * The clean stage's filters, datatrove-style: each looks at one document and says whether it
+ * drops it; they run in the fixed order of FILTERS and the first that drops a file names the
+ * reason. The line statistics are recomputed from `content` exactly as The Stack computes them in
+ * Python: `content.splitlines()`, `len()` in code points, `str.isalnum()` per code point.
+ *
+ * Order (cheap and certain first, the tree-sitter parse last):
+ *   vendored_path, auto_generated, generated_path, minified,          (what the file is)
+ *   xml_header, max_line_length, avg_line_length, alphanum_fraction,  (StarCoder's quality
+ *   alphabetic_fraction, size_window, html_visible_text,               filters, per extension)
+ *   decontaminated, syntax_error                                       (benchmarks, parse)
  */
 import { findGeneratedMarker } from './generated.js';
+import { visibleTextStats } from './html.js';
+import { isMinified } from './minified.js';
+import { generatedPathReason, vendoredDir } from './paths.js';
+import type { BenchmarkIndex } from './decontaminate.js';
+import type { SyntaxChecker } from './syntax.js';
 
-export const DROP_REASONS = ['avg_line_length', 'max_line_length', 'alphanum_fraction', 'auto_generated'] as const;
+export const DROP_REASONS = [
+  'vendored_path',
+  'auto_generated',
+  'generated_path',
+  'minified',
+  'xml_header',
+  'max_line_length',
+  'avg_line_length',
+  'alphanum_fraction',
+  'alphabetic_fraction',
+  'size_window',
+  'html_visible_text',
+  'decontaminated',
+  'syntax_error',
+] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 export type Verdict = 'keep' | DropReason;
+
+/** Thresholds that can differ per file extension; null switches the check off. */
+export interface QualityThresholds {
+  /** Drop when the longest line (code points) is above this. */
+  maxLineLength: number | null;
+  /** Drop when the mean line length (code points) is above this. */
+  maxAvgLineLength: number | null;
+  /** Drop when the share of alphanumeric code points is below this. */
+  minAlphanumFraction: number | null;
+  /** Drop when the share of alphabetic code points is below this. */
+  minAlphabeticFraction: number | null;
+  /** Drop when the file has fewer code points than this. */
+  minChars: number | null;
+  /** Drop when the file has more code points than this. */
+  maxChars: number | null;
+}
 
 /** The clean section of the config (configs/schema.json), every field resolved. */
 export interface CleanParams {
@@ -18,17 +59,77 @@ export interface CleanParams {
   maxLineLength: number;
   /** Drop when the share of alphanumeric code points is below this; default 0.25. */
   minAlphanumFraction: number;
+  /** Drop when the share of alphabetic code points is below this; default null (off). */
+  minAlphabeticFraction: number | null;
+  /**
+   * Per lower-case extension overrides of the quality thresholds, merged field by field over
+   * BUILTIN_EXTENSION_THRESHOLDS (StarCoder: JSON/YAML 50..5000 characters and 50% alphabetic,
+   * no line-length filters for Markdown).
+   */
+  perExtension: Record<string, Partial<QualityThresholds>>;
   /** First lines searched for auto-generated markers; 0 disables; default 5. */
   generatedMarkerLines: number;
+  /** Directory names whose files are vendored copies (any path segment, case-insensitive). */
+  vendoredDirs: string[];
+  /** JS/CSS files whose mean line length is above this are minified (GitHub Linguist: 110). */
+  minifiedAvgLineLength: number;
+  /** ... or whose longest line is >= 500 with whitespace below this share of the characters. */
+  minifiedMaxWhitespaceFraction: number;
+  /** Extensions the `<?xml version=` header check leaves alone (StarCoder: XSLT). */
+  xmlHeaderExemptExtensions: string[];
+  /** HTML: the visible text (outside script/style) must be at least this share of the file... */
+  htmlMinVisibleFraction: number;
+  /** ... and at least this many characters. */
+  htmlMinVisibleChars: number;
+  /** HumanEval-format benchmark files (jsonl/jsonl.gz URIs, or `humaneval` for the bundled one); [] disables. */
+  decontaminationBenchmarks: string[];
+  /** n of the whitespace-token n-grams compared with the benchmark prompts and solutions; default 10. */
+  decontaminationNgram: number;
+  /** Drop when the file holds at least this share of one benchmark text's n-grams; default 0.5. */
+  decontaminationMinOverlap: number;
+  /** The Stack language names parsed with tree-sitter; [] disables the syntax filter. */
+  syntaxLanguages: string[];
+  /** Files above this many bytes are not parsed (kept, counted as skipped); bounds parse time. */
+  syntaxMaxBytes: number;
+  /** Filter names switched off. */
+  disabledFilters: string[];
   /** Replace e-mails, IP addresses, keys and passwords in kept documents; default true. */
   redactPii: boolean;
 }
+
+const JSON_YAML: Partial<QualityThresholds> = { minAlphabeticFraction: 0.5, minChars: 50, maxChars: 5000 };
+const NO_LINE_FILTERS: Partial<QualityThresholds> = { maxLineLength: null, maxAvgLineLength: null };
+
+/** StarCoder's per-extension settings (paper, section 3; bigcode-dataset preprocessing/filtering.py). */
+export const BUILTIN_EXTENSION_THRESHOLDS: Readonly<Record<string, Partial<QualityThresholds>>> = {
+  json: JSON_YAML,
+  yaml: JSON_YAML,
+  yml: JSON_YAML,
+  md: NO_LINE_FILTERS,
+  markdown: NO_LINE_FILTERS,
+};
+
+export const DEFAULT_VENDORED_DIRS = ['vendor', 'vendors', '_vendor', 'node_modules', 'bower_components', 'jspm_packages', 'third_party', 'third-party', 'thirdparty', '3rdparty', 'Pods'];
 
 export const DEFAULT_CLEAN_PARAMS: CleanParams = {
   maxAvgLineLength: 100,
   maxLineLength: 1000,
   minAlphanumFraction: 0.25,
+  minAlphabeticFraction: null,
+  perExtension: {},
   generatedMarkerLines: 5,
+  vendoredDirs: DEFAULT_VENDORED_DIRS,
+  minifiedAvgLineLength: 110,
+  minifiedMaxWhitespaceFraction: 0.05,
+  xmlHeaderExemptExtensions: ['xsl', 'xslt'],
+  htmlMinVisibleFraction: 0.2,
+  htmlMinVisibleChars: 100,
+  decontaminationBenchmarks: ['humaneval'],
+  decontaminationNgram: 10,
+  decontaminationMinOverlap: 0.5,
+  syntaxLanguages: ['Python', 'JavaScript', 'TypeScript', 'Go', 'Java'],
+  syntaxMaxBytes: 100_000,
+  disabledFilters: [],
   redactPii: true,
 };
 
@@ -41,9 +142,23 @@ export interface LineStats {
   alphanumFraction: number;
 }
 
+/** LineStats plus the counts the other filters need, from the same single pass. */
+export interface DocStats extends LineStats {
+  /** len(content) in code points. */
+  chars: number;
+  /** Code points that are spaces, tabs or line breaks. */
+  whitespace: number;
+}
+
 export interface CleanDoc {
   content: string;
-  stats: LineStats;
+  stats: LineStats | DocStats;
+  /** Repository path, extension (lower case, no dot) and The Stack language, when known. */
+  path?: string;
+  ext?: string;
+  lang?: string;
+  /** UTF-8 size of content, when known. */
+  bytes?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -96,11 +211,61 @@ export function isAlnumCodePoint(cp: number): boolean {
   return ALNUM_PATTERN.test(String.fromCodePoint(cp));
 }
 
-/** avg_line_length, max_line_length and alphanum_fraction of `content`, in one pass. */
+const ALPHA_PATTERN = /^\p{L}$/u;
+/** isalpha for every BMP code unit (Python: categories Lm, Lt, Lu, Ll, Lo = \p{L}). */
+const BMP_ALPHA = (() => {
+  const table = new Uint8Array(0x10000);
+  for (let c = 0; c < 0x10000; c++) {
+    if (c >= 0xd800 && c <= 0xdfff) continue;
+    if (ALPHA_PATTERN.test(String.fromCharCode(c))) table[c] = 1;
+  }
+  return table;
+})();
+
+/** Share of code points with str.isalpha(); 0 for empty content. */
+export function alphabeticFraction(content: string): number {
+  const n = content.length;
+  let codePoints = 0;
+  let alpha = 0;
+  for (let i = 0; i < n; i++) {
+    const c = content.charCodeAt(i);
+    codePoints++;
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+      const d = content.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        i++;
+        if (ALPHA_PATTERN.test(String.fromCodePoint(((c - 0xd800) << 10) + (d - 0xdc00) + 0x10000))) alpha++;
+        continue;
+      }
+    }
+    if (BMP_ALPHA[c] === 1) alpha++;
+  }
+  return codePoints === 0 ? 0 : alpha / codePoints;
+}
+
+/** avg_line_length, max_line_length and alphanum_fraction of `content`. */
 export function computeLineStats(content: string): LineStats {
+  const s = computeDocStats(content);
+  return { avgLineLength: s.avgLineLength, maxLineLength: s.maxLineLength, alphanumFraction: s.alphanumFraction };
+}
+
+/** Every statistic of DocStats, in one pass over the UTF-16 code units. */
+/** Per BMP code unit: 1 = alphanumeric, 2 = line boundary, 4 = space or tab (one lookup per character). */
+const CHAR_CLASS = (() => {
+  const table = new Uint8Array(0x10000);
+  for (let c = 0; c < 0x10000; c++) {
+    if (BMP_ALNUM[c] === 1) table[c]! |= 1;
+    if (isLineBoundary(c)) table[c]! |= 2;
+    if (c === 0x20 || c === 0x09) table[c]! |= 4;
+  }
+  return table;
+})();
+
+export function computeDocStats(content: string): DocStats {
   const n = content.length;
   let codePoints = 0;
   let alnum = 0;
+  let whitespace = 0;
   let lines = 0;
   let lineSum = 0;
   let lineMax = 0;
@@ -108,28 +273,31 @@ export function computeLineStats(content: string): LineStats {
   let lineOpen = false; // the current line has at least one character
   for (let i = 0; i < n; i++) {
     const c = content.charCodeAt(i);
-    let cp = c;
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
-      const d = content.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        cp = ((c - 0xd800) << 10) + (d - 0xdc00) + 0x10000;
-        i++;
-      }
-    }
     codePoints++;
-    if (cp < 0x10000 ? BMP_ALNUM[cp] === 1 : isAlnumCodePoint(cp)) alnum++;
-    if (cp < 0x2030 && isLineBoundary(cp)) {
+    let cls: number;
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < n && content.charCodeAt(i + 1) >= 0xdc00 && content.charCodeAt(i + 1) <= 0xdfff) {
+      // An astral code point: never a line boundary or a space.
+      cls = isAlnumCodePoint(((c - 0xd800) << 10) + (content.charCodeAt(i + 1) - 0xdc00) + 0x10000) ? 1 : 0;
+      i++;
+    } else {
+      cls = CHAR_CLASS[c]!;
+    }
+    alnum += cls & 1;
+    if ((cls & 2) !== 0) {
+      whitespace++;
       lines++;
       lineSum += lineLen;
       if (lineLen > lineMax) lineMax = lineLen;
       lineLen = 0;
       lineOpen = false;
-      if (cp === 0x0d && content.charCodeAt(i + 1) === 0x0a) {
+      if (c === 0x0d && content.charCodeAt(i + 1) === 0x0a) {
         i++;
         codePoints++; // the \n of \r\n is a character of the content too
+        whitespace++;
       }
       continue;
     }
+    if ((cls & 4) !== 0) whitespace++;
     lineLen++;
     lineOpen = true;
   }
@@ -142,43 +310,182 @@ export function computeLineStats(content: string): LineStats {
     avgLineLength: lines === 0 ? 0 : lineSum / lines,
     maxLineLength: lineMax,
     alphanumFraction: codePoints === 0 ? 0 : alnum / codePoints,
+    chars: codePoints,
+    whitespace,
   };
 }
 
-export function toCleanDoc(content: string): CleanDoc {
-  return { content, stats: computeLineStats(content) };
+export function toCleanDoc(content: string, meta: { path?: string; ext?: string; lang?: string } = {}): CleanDoc {
+  const ext = meta.ext ?? extensionOf(meta.path ?? '');
+  return { content, stats: computeDocStats(content), ...meta, ext: ext.toLowerCase() };
+}
+
+/** Extension of a path without the dot, as The Stack's `ext` (`a/b.min.js` -> `js`; none -> ''). */
+export function extensionOf(path: string): string {
+  const base = path.slice(path.lastIndexOf('/') + 1);
+  const dot = base.lastIndexOf('.');
+  return dot <= 0 ? '' : base.slice(dot + 1);
+}
+
+function docStats(doc: CleanDoc): DocStats {
+  const s = doc.stats as DocStats;
+  if (s.chars === undefined) doc.stats = computeDocStats(doc.content);
+  return doc.stats as DocStats;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-extension thresholds
+
+const resolvedThresholds = new WeakMap<CleanParams, Map<string, QualityThresholds>>();
+
+/** The quality thresholds for files with extension `ext` (lower case). */
+export function thresholdsFor(params: CleanParams, ext: string): QualityThresholds {
+  let table = resolvedThresholds.get(params);
+  if (!table) {
+    table = new Map();
+    resolvedThresholds.set(params, table);
+  }
+  let t = table.get(ext);
+  if (!t) {
+    t = {
+      maxLineLength: params.maxLineLength,
+      maxAvgLineLength: params.maxAvgLineLength,
+      minAlphanumFraction: params.minAlphanumFraction,
+      minAlphabeticFraction: params.minAlphabeticFraction,
+      minChars: null,
+      maxChars: null,
+      ...BUILTIN_EXTENSION_THRESHOLDS[ext],
+      ...params.perExtension[ext],
+    };
+    table.set(ext, t);
+  }
+  return t;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Filters, in the order they run
 
-export function filterAvgLineLength(doc: CleanDoc, params: CleanParams): Verdict {
-  return doc.stats.avgLineLength > params.maxAvgLineLength ? 'avg_line_length' : 'keep';
+/** What the filters that need more than the document use; absent parts switch their filter off. */
+export interface FilterContext {
+  syntax?: SyntaxChecker;
+  benchmarks?: BenchmarkIndex;
+  /** When present, each filter's time (ms, by name) is added here: what each filter costs. */
+  timings?: Record<string, number>;
 }
 
-export function filterMaxLineLength(doc: CleanDoc, params: CleanParams): Verdict {
-  return doc.stats.maxLineLength > params.maxLineLength ? 'max_line_length' : 'keep';
-}
+export type Filter = (doc: CleanDoc, params: CleanParams, ctx: FilterContext) => Verdict;
 
-export function filterAlphanumFraction(doc: CleanDoc, params: CleanParams): Verdict {
-  return doc.stats.alphanumFraction < params.minAlphanumFraction ? 'alphanum_fraction' : 'keep';
+export function filterVendoredPath(doc: CleanDoc, params: CleanParams): Verdict {
+  return doc.path && vendoredDir(doc.path, params.vendoredDirs) !== null ? 'vendored_path' : 'keep';
 }
 
 export function filterAutoGenerated(doc: CleanDoc, params: CleanParams): Verdict {
   return findGeneratedMarker(doc.content, params.generatedMarkerLines) === null ? 'keep' : 'auto_generated';
 }
 
-export const FILTERS: readonly ((doc: CleanDoc, params: CleanParams) => Verdict)[] = [
-  filterAvgLineLength,
-  filterMaxLineLength,
-  filterAlphanumFraction,
-  filterAutoGenerated,
-];
+export function filterGeneratedPath(doc: CleanDoc): Verdict {
+  return doc.path && generatedPathReason(doc.path) !== null ? 'generated_path' : 'keep';
+}
+
+export function filterMinified(doc: CleanDoc, params: CleanParams): Verdict {
+  return isMinified(doc, docStats(doc), params) ? 'minified' : 'keep';
+}
+
+/** StarCoder: `<?xml version=` in the first 100 characters, except XSLT. */
+export function filterXmlHeader(doc: CleanDoc, params: CleanParams): Verdict {
+  if (doc.ext && params.xmlHeaderExemptExtensions.includes(doc.ext)) return 'keep';
+  const head = doc.content.length > 100 ? doc.content.slice(0, 100) : doc.content;
+  return head.includes('<?xml version=') ? 'xml_header' : 'keep';
+}
+
+export function filterMaxLineLength(doc: CleanDoc, params: CleanParams): Verdict {
+  const limit = thresholdsFor(params, doc.ext ?? '').maxLineLength;
+  return limit !== null && doc.stats.maxLineLength > limit ? 'max_line_length' : 'keep';
+}
+
+export function filterAvgLineLength(doc: CleanDoc, params: CleanParams): Verdict {
+  const limit = thresholdsFor(params, doc.ext ?? '').maxAvgLineLength;
+  return limit !== null && doc.stats.avgLineLength > limit ? 'avg_line_length' : 'keep';
+}
+
+export function filterAlphanumFraction(doc: CleanDoc, params: CleanParams): Verdict {
+  const min = thresholdsFor(params, doc.ext ?? '').minAlphanumFraction;
+  return min !== null && doc.stats.alphanumFraction < min ? 'alphanum_fraction' : 'keep';
+}
+
+export function filterAlphabeticFraction(doc: CleanDoc, params: CleanParams): Verdict {
+  const min = thresholdsFor(params, doc.ext ?? '').minAlphabeticFraction;
+  return min !== null && alphabeticFraction(doc.content) < min ? 'alphabetic_fraction' : 'keep';
+}
+
+/** StarCoder keeps JSON and YAML files of 50 to 5,000 characters only. */
+export function filterSizeWindow(doc: CleanDoc, params: CleanParams): Verdict {
+  const t = thresholdsFor(params, doc.ext ?? '');
+  if (t.minChars === null && t.maxChars === null) return 'keep';
+  const chars = docStats(doc).chars;
+  return (t.minChars !== null && chars < t.minChars) || (t.maxChars !== null && chars > t.maxChars) ? 'size_window' : 'keep';
+}
+
+const HTML_EXTENSIONS = new Set(['html', 'htm', 'xhtml']);
+
+/** StarCoder: visible text at least 20% of the HTML and at least 100 characters. */
+export function filterHtmlVisibleText(doc: CleanDoc, params: CleanParams): Verdict {
+  if (doc.lang !== 'HTML' && !(doc.ext && HTML_EXTENSIONS.has(doc.ext))) return 'keep';
+  const { visibleChars, totalChars } = visibleTextStats(doc.content);
+  const fraction = totalChars === 0 ? 0 : visibleChars / totalChars;
+  return fraction < params.htmlMinVisibleFraction || visibleChars < params.htmlMinVisibleChars ? 'html_visible_text' : 'keep';
+}
+
+export function filterDecontaminated(doc: CleanDoc, _params: CleanParams, ctx: FilterContext): Verdict {
+  return ctx.benchmarks && ctx.benchmarks.match(doc.content) !== null ? 'decontaminated' : 'keep';
+}
+
+export function filterSyntaxError(doc: CleanDoc, _params: CleanParams, ctx: FilterContext): Verdict {
+  if (!ctx.syntax || !doc.lang) return 'keep';
+  const bytes = doc.bytes ?? Buffer.byteLength(doc.content, 'utf8');
+  return ctx.syntax.check(doc.content, doc.lang, doc.ext ?? '', bytes) === 'failed' ? 'syntax_error' : 'keep';
+}
+
+/** Every filter, in DROP_REASONS order. */
+export const FILTERS: Readonly<Record<DropReason, Filter>> = {
+  vendored_path: filterVendoredPath,
+  auto_generated: filterAutoGenerated,
+  generated_path: filterGeneratedPath,
+  minified: filterMinified,
+  xml_header: filterXmlHeader,
+  max_line_length: filterMaxLineLength,
+  avg_line_length: filterAvgLineLength,
+  alphanum_fraction: filterAlphanumFraction,
+  alphabetic_fraction: filterAlphabeticFraction,
+  size_window: filterSizeWindow,
+  html_visible_text: filterHtmlVisibleText,
+  decontaminated: filterDecontaminated,
+  syntax_error: filterSyntaxError,
+};
+
+const activeFilters = new WeakMap<CleanParams, [DropReason, Filter][]>();
+
+function filtersFor(params: CleanParams): [DropReason, Filter][] {
+  let list = activeFilters.get(params);
+  if (!list) {
+    list = DROP_REASONS.filter((r) => !params.disabledFilters.includes(r)).map((r) => [r, FILTERS[r]]);
+    activeFilters.set(params, list);
+  }
+  return list;
+}
 
 /** 'keep', or the reason of the first filter that drops the document. */
-export function applyFilters(doc: CleanDoc, params: CleanParams): Verdict {
-  for (const filter of FILTERS) {
-    const verdict = filter(doc, params);
+export function applyFilters(doc: CleanDoc, params: CleanParams, ctx: FilterContext = {}): Verdict {
+  const timings = ctx.timings;
+  for (const [name, filter] of filtersFor(params)) {
+    if (timings === undefined) {
+      const verdict = filter(doc, params, ctx);
+      if (verdict !== 'keep') return verdict;
+      continue;
+    }
+    const started = performance.now();
+    const verdict = filter(doc, params, ctx);
+    timings[name] = (timings[name] ?? 0) + (performance.now() - started);
     if (verdict !== 'keep') return verdict;
   }
   return 'keep';
