@@ -1,4 +1,5 @@
-/** Trains a byte-level BPE tokenizer (Hugging Face tokenizer.json) on a seeded subsample. */
+/** Trains a byte-level BPE tokenizer (Hugging Face tokenizer.json + the files transformers'
+ * AutoTokenizer needs) on a seeded subsample; measures chars/token per language on held-out files. */
 import { join } from 'node:path';
 import type { PipelineConfig } from '../lib/config/types.js';
 import { ErrorType } from '../lib/errors.js';
@@ -30,13 +31,23 @@ export async function tokenizerStage({ artifactsRoot, input, params, seed }: Tok
           const out = join(tmp, 'out');
           const run = await runPythonTool(
             'kiln_trainer.tokenizer_train',
-            ['--input', ...parquet, '--out', out, '--vocab-size', String(params.vocabSize), '--sample-docs', String(params.sampleDocs), '--min-frequency', String(params.minFrequency), '--seed', String(seed)],
+            ['--input', ...parquet, '--out', out, '--vocab-size', String(params.vocabSize), '--sample-docs', String(params.sampleDocs), '--min-frequency', String(params.minFrequency), '--seed', String(seed), '--heldout-docs', String(params.heldoutDocs ?? 0)],
             { fatalType: ErrorType.InvalidInput, cancelSignal: cancellationSignal() },
           );
           assertSucceeded('kiln_trainer.tokenizer_train', run);
           const event = run.events.find((e) => e.event === 'tokenizer') ?? ({} as Record<string, unknown>);
           const outputs = await publishDir(out, dir);
-          return { outputs, stats: { vocabSize: event.vocab_size, docs: event.docs, tokenizerUri: outputs.find((o) => o.uri.endsWith('tokenizer.json'))?.uri } };
+          return {
+            outputs,
+            stats: {
+              vocabSize: event.vocab_size,
+              docs: event.docs,
+              tokenizerUri: outputs.find((o) => o.uri.endsWith('/tokenizer.json'))?.uri,
+              // Held-out documents (not in the training subsample): characters per token by language.
+              heldoutDocs: event.heldout_docs,
+              charsPerToken: event.chars_per_token,
+            },
+          };
         }),
       ),
   });

@@ -11,6 +11,10 @@ Layout (streaming 0.13, index version 2), DATA_DIR/{train,val}/:
     shard file   uint32 n | uint32 offsets[n + 1] (absolute) | writer config JSON | samples
     sample       uint32 size of each variable-size column, in column order | column bytes
 
+A merged index (streaming.base.util.merge_index; what the shard stage writes) lists the
+partitions' shards with `<part>/shard.NNNNN.mds` basenames, relative to the split directory.
+Global sample ids run over the shards in index order: provenance.py maps them back to files.
+
 Column `tokens` holds one packed sequence of exactly seqLen token ids, encoded as
 `ndarray[:dtype[:shape]]` (MDS NDArray, with a dtype/shape header for the parts the encoding
 string leaves open) or `bytes` (raw little-endian int32). zstd shards need the `zstd` module and are decompressed
@@ -180,6 +184,30 @@ def to_batch(samples: list, device) -> tuple:
     return x.contiguous(), y.contiguous()
 
 
+def sample_ids_for_step(num_samples: int, seed: int, step: int, rank: int, world_size: int,
+                        micro_batch_size: int, grad_accum: int = 1) -> np.ndarray:
+    """Global train sample ids that `rank` reads for optimizer step `step` (1-based, as in the
+    `step` events and checkpoint names), in the order TrainLoader draws them: grad_accum
+    micro-batches of micro_batch_size. Pure arithmetic on the same permutation, assuming the
+    world size did not change since step 1 (a resume with another world size shifts the
+    positions; the checkpoint's data state is then the reference)."""
+    span = world_size * micro_batch_size
+    per_epoch = num_samples // span
+    if step < 1 or not 0 <= rank < world_size or per_epoch < 1:
+        raise ValueError(f"no batch for step {step}, rank {rank} of {world_size} over {num_samples} samples")
+    ids = []
+    for micro in range((step - 1) * grad_accum, step * grad_accum):
+        epoch, index = divmod(micro, per_epoch)
+        start = index * span + rank * micro_batch_size
+        ids.append(epoch_order(num_samples, seed, epoch)[start:start + micro_batch_size])
+    return np.concatenate(ids)
+
+
+def epoch_order(num_samples: int, seed: int, epoch: int) -> np.ndarray:
+    """The train split's permutation for one epoch: the sampler's only source of order."""
+    return np.random.default_rng([seed, epoch]).permutation(num_samples)
+
+
 class TrainLoader:
     """Deterministic, resumable sampler over the train split.
 
@@ -194,6 +222,7 @@ class TrainLoader:
         self.dataset, self.seed, self.mbs = dataset, seed, micro_batch_size
         self.rank, self.world, self.device = rank, world_size, device
         self.epoch, self.index = 0, 0
+        self.last_ids = np.zeros(0, np.int64)  # global sample ids of the last micro-batch drawn
         self._order_cache = (None, None)
         if len(dataset) < world_size * micro_batch_size:
             raise DataError(f"{dataset.split_dir} has {len(dataset)} samples, fewer than one global "
@@ -201,8 +230,7 @@ class TrainLoader:
 
     def _order(self, epoch: int) -> np.ndarray:
         if self._order_cache[0] != epoch:
-            order = np.random.default_rng([self.seed, epoch]).permutation(len(self.dataset))
-            self._order_cache = (epoch, order)
+            self._order_cache = (epoch, epoch_order(len(self.dataset), self.seed, epoch))
         return self._order_cache[1]
 
     def next_ids(self) -> np.ndarray:
@@ -211,7 +239,14 @@ class TrainLoader:
             self.epoch, self.index = self.epoch + 1, 0
         start = self.index + self.rank * self.mbs
         self.index += span
-        return self._order(self.epoch)[start:start + self.mbs]
+        self.last_ids = self._order(self.epoch)[start:start + self.mbs]
+        return self.last_ids
+
+    def ids_for_step(self, step: int, grad_accum: int = 1, rank: int | None = None) -> np.ndarray:
+        """Global sample ids of `rank`'s (default: this rank's) batch at 1-based optimizer step
+        `step`, all grad_accum micro-batches; see sample_ids_for_step."""
+        return sample_ids_for_step(len(self.dataset), self.seed, step, self.rank if rank is None else rank,
+                                   self.world, self.mbs, grad_accum)
 
     def next_batch(self) -> tuple:
         return to_batch([self.dataset[int(i)] for i in self.next_ids()], self.device)

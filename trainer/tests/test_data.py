@@ -118,3 +118,22 @@ def test_missing_index_and_tiny_dataset_are_data_errors(tmp_path):
     write_mds(tmp_path, make_samples(3, seed=6))
     with pytest.raises(DataError, match="fewer than one global micro-batch"):
         make_loader(MDSDataset(str(tmp_path), SEQ_LEN, VOCAB), world=2, mbs=2)
+
+
+@pytest.mark.parametrize("world, mbs, accum", [(1, 3, 1), (2, 2, 3), (3, 1, 2)])
+def test_sample_ids_for_step_are_what_the_sampler_draws(tmp_path, world, mbs, accum):
+    from kiln_trainer.data import sample_ids_for_step
+
+    write_mds(tmp_path / "train", make_samples(23, 0), f"ndarray:int32:{SEQ_LEN}", per_shard=5)
+    dataset = MDSDataset(str(tmp_path / "train"), SEQ_LEN, VOCAB)
+    loaders = [TrainLoader(dataset, 7, mbs, r, world) for r in range(world)]
+    for step in range(1, 3 * len(dataset) // (world * mbs * accum) + 2):  # a few epochs
+        for rank, loader in enumerate(loaders):
+            drawn = []
+            for _ in range(accum):
+                drawn.extend(loader.next_ids().tolist())
+                assert loader.last_ids.tolist() == drawn[-mbs:]
+            assert sample_ids_for_step(len(dataset), 7, step, rank, world, mbs, accum).tolist() == drawn
+            assert loader.ids_for_step(step, accum).tolist() == drawn
+    with pytest.raises(ValueError):
+        sample_ids_for_step(len(dataset), 7, 0, 0, world, mbs, accum)

@@ -19,11 +19,12 @@ def tokenizer_json(tmp_path_factory):
     return train_tokenizer(tmp_path_factory.mktemp("tok"))
 
 
-def run_shard(inputs, tokenizer, out, *, seq=SEQ, val=0.2, fim=0.0, seed=3, size_limit=4096, subprocess=False):
+def run_shard(inputs, tokenizer, out, *, seq=SEQ, val=0.2, fim=0.0, seed=3, size_limit=4096, subprocess=False, spm=None):
     """In-process by default (importing streaming takes seconds); `subprocess` runs the real CLI."""
     inputs = inputs if isinstance(inputs, list) else [inputs]
     args = ["--input", *inputs, "--tokenizer", tokenizer, "--out", out, "--seq-len", seq, "--val-fraction", val,
             "--fim-rate", fim, "--seed", seed, "--size-limit", size_limit]
+    args += ["--fim-spm-rate", spm] if spm is not None else []
     if subprocess:
         return run_module("shard", *args)
     stdout = io.StringIO()
@@ -53,7 +54,7 @@ def test_samples_have_seq_len_tokens_and_decode_to_the_documents(tmp_path, token
     [stats] = events_of(proc.stdout)
     assert stats["event"] == "shards"
     assert (stats["docs"], stats["skipped_docs"], stats["fim_docs"], stats["seq_len"]) == (60, 2, 0, SEQ)
-    assert len(stats["shards"]) > 2 and all(s.startswith(("train/shard.", "val/shard.")) for s in stats["shards"])
+    assert len(stats["shards"]) > 2 and all(s.startswith(("train/part-00000/shard.", "val/part-00000/shard.")) for s in stats["shards"])
     assert all((tmp_path / "out" / s).is_file() for s in stats["shards"])
 
     train_docs = [t for t in texts if t and document_draws(t, 3)[0] >= 0.2]
@@ -78,8 +79,8 @@ def test_fim_documents_are_psm_and_hold_the_whole_document(tmp_path, tokenizer_j
     data = write_parquet(tmp_path / "a.parquet", texts)
     proc = run_shard(data, tokenizer_json, tmp_path / "out", val=0.0, fim=1.0)
     assert proc.returncode == 0, proc.stderr
-    [stats] = events_of(proc.stdout)
-    assert stats["fim_docs"] == 20 and stats["val_samples"] == 0
+    stats = events_of(proc.stdout)[-1]
+    assert stats["fim_docs"] == 20 and stats["spm_docs"] == 0 and stats["val_samples"] == 0
     text = decode(tokenizer_json, np.concatenate(read_split(tmp_path / "out" / "train")))
     docs = text.split("<|endoftext|>")[:-1]  # the last one may be cut by the dropped tail
     assert len(docs) >= 15
@@ -88,6 +89,26 @@ def test_fim_documents_are_psm_and_hold_the_whole_document(tmp_path, tokenizer_j
         prefix, rest = doc[len("<fim_prefix>"):].split("<fim_suffix>")
         suffix, middle = rest.split("<fim_middle>")
         assert prefix + middle + suffix == original
+
+
+def test_spm_documents_follow_bigcode_megatron_order_and_rates_come_from_the_flags(tmp_path, tokenizer_json):
+    texts = corpus(20)
+    data = write_parquet(tmp_path / "a.parquet", texts)
+    proc = run_shard(data, tokenizer_json, tmp_path / "out", val=0.0, fim=1.0, spm=1.0)
+    assert proc.returncode == 0, proc.stderr
+    stats = events_of(proc.stdout)[-1]
+    assert stats["fim_docs"] == stats["spm_docs"] == 20
+    text = decode(tokenizer_json, np.concatenate(read_split(tmp_path / "out" / "train")))
+    docs = text.split("<|endoftext|>")[:-1]
+    assert len(docs) >= 15
+    for original, doc in zip(texts, docs):
+        assert doc.startswith("<fim_prefix><fim_suffix>")  # SPM: <pre><suf> suffix <mid> prefix middle
+        suffix, prefix_middle = doc[len("<fim_prefix><fim_suffix>"):].split("<fim_middle>")
+        assert original.endswith(suffix) and prefix_middle + suffix == original
+    mixed = write_parquet(tmp_path / "b.parquet", corpus(300))
+    proc = run_shard(mixed, tokenizer_json, tmp_path / "mixed", val=0.0, fim=0.5, spm=0.5)
+    stats = events_of(proc.stdout)[-1]
+    assert 110 < stats["fim_docs"] < 190 and 0.3 < stats["spm_docs"] / stats["fim_docs"] < 0.7
 
 
 def test_same_inputs_and_seed_give_the_same_bytes_whatever_the_file_order(tmp_path, tokenizer_json):

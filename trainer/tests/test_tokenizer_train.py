@@ -11,9 +11,9 @@ from kiln_trainer.tokenizer_train import SPECIAL_TOKENS, sample_documents
 STACK_FILES = sorted(str(p) for p in (STACK_SAMPLE / "python").glob("*.parquet"))
 
 
-def train(inputs, out, *extra, vocab=600, docs=300, seed=1, env=None):
+def train(inputs, out, *extra, vocab=600, docs=300, seed=1, env=None, heldout=50):
     args = ["--input", *inputs, "--out", out, "--vocab-size", vocab, "--sample-docs", docs,
-            "--min-frequency", 2, "--seed", seed, *extra]
+            "--min-frequency", 2, "--seed", seed, "--heldout-docs", heldout, *extra]
     if env is None:
         return run_module("tokenizer_train", *args)
     return subprocess.run([sys.executable, "-m", "kiln_trainer.tokenizer_train", *map(str, args)],
@@ -25,7 +25,9 @@ def test_trains_a_byte_level_bpe_with_the_special_tokens_first(tmp_path):
     assert proc.returncode == 0, proc.stderr
     [event] = events_of(proc.stdout)
     path = tmp_path / "tok" / "tokenizer.json"
-    assert event == {"event": "tokenizer", "path": str(path), "vocab_size": 600, "docs": 300}
+    cpt = event.pop("chars_per_token")
+    assert event == {"event": "tokenizer", "path": str(path), "vocab_size": 600, "docs": 300, "heldout_docs": 50}
+    assert list(cpt) == ["Python"] and 1.5 < cpt["Python"] < 10
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(path))
@@ -87,3 +89,40 @@ def test_a_file_without_content_column_is_named(tmp_path):
     assert proc.returncode == 2 and "input file not found" in proc.stderr
     proc = train([path], tmp_path / "out", vocab=100)
     assert proc.returncode == 2 and "--vocab-size must be at least 261" in proc.stderr
+
+
+def test_transformers_loads_the_folder_unchanged_and_encodes_like_tokenizers(tmp_path):
+    proc = train(STACK_FILES, tmp_path / "tok", heldout=0)
+    assert proc.returncode == 0, proc.stderr
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    auto = AutoTokenizer.from_pretrained(str(tmp_path / "tok"), local_files_only=True)
+    fast = PreTrainedTokenizerFast.from_pretrained(str(tmp_path / "tok"), local_files_only=True)
+    raw = Tokenizer.from_file(str(tmp_path / "tok" / "tokenizer.json"))
+    text = "def f(x):\n    return x  # ✓\n"
+    for tok in (auto, fast):
+        assert tok.encode(text) == raw.encode(text).ids  # no bos/eos added
+        assert tok.eos_token == "<|endoftext|>" and tok.eos_token_id == 0 and tok.pad_token_id == 0
+        assert tok.convert_tokens_to_ids(SPECIAL_TOKENS) == [0, 1, 2, 3, 4]
+        assert tok.decode(tok.encode(text)) == text
+        assert set(SPECIAL_TOKENS) <= set(tok.all_special_tokens)
+
+
+def test_heldout_chars_per_token_are_per_language_and_skip_the_training_sample(tmp_path):
+    from kiln_trainer.tokenizer_train import heldout_documents, sample_rows
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = corpus(60)
+    path = tmp_path / "mixed.parquet"
+    pq.write_table(pa.table({"content": texts, "lang": ["Go" if i % 3 else "Rust" for i in range(60)]}), path)
+    training = set(sample_rows(60, 20, 7))
+    heldout = heldout_documents([str(path)], 20, 25, 7)
+    assert len(heldout) == 25 and {lang for _, lang in heldout} == {"Go", "Rust"}
+    assert not {texts[r] for r in training} & {t for t, _ in heldout}
+    proc = train([path], tmp_path / "tok", vocab=400, docs=20, seed=7, heldout=1000)
+    assert proc.returncode == 0, proc.stderr
+    [event] = events_of(proc.stdout)
+    assert event["heldout_docs"] == 40 and set(event["chars_per_token"]) == {"Go", "Rust"}
