@@ -1,19 +1,22 @@
 /**
- * MinHash signatures over token shingles, computed straight from UTF-8 bytes.
+ * MinHash signatures over token shingles, computed straight from UTF-8 bytes, with BigCode's
+ * tokenization (bigcode-dataset near_deduplication/minhash_deduplication.py):
  *
- * Tokens are maximal runs of [A-Za-z0-9_] or non-ASCII bytes (so identifiers, numbers and words
- * of any script; punctuation and whitespace separate them), like BigCode's near-dedup which
- * splits on non-alphanumeric characters. A shingle is `ngram` consecutive tokens; a document with
- * fewer tokens has one shingle of all of them; one without tokens has no signature.
+ *   tokens = re.split("[^A-Za-z_0-9]", content)      # Python str: one separator per code point
+ *   shingles = {" ".join(t) for t in ngrams(tokens, 5)}   # none when fewer than 5 tokens
  *
- * Hashing is 32-bit: tokens by FNV-1a, shingles by mixing their token hashes through murmur3's
- * finalizer (so shingle hashes are uniformly spread), and permutation i is the classic universal
- * x -> a_i * x + b_i, here mod 2^32 with odd a_i (a bijection), a_i and b_i drawn from a generator
- * seeded by the pipeline seed. The minimum is taken in signed int32 order (any fixed order of a
- * permutation's values is a permutation too). On the sample's Python files this family estimates
- * Jaccard as well as a full murmur mix per permutation (RMSE 0.028 at 256 permutations, the
- * theoretical ~0.03) at a third of the cost. 32-bit values keep signatures in an Int32Array and the
- * inner loop in small-integer arithmetic; shingle collisions at 2^-32 do not move the estimates.
+ * Every character outside [A-Za-z0-9_] (a space, a bracket, an "é", an emoji) is one separator,
+ * and consecutive separators give empty tokens, which take part in shingles like any other
+ * (so indentation and punctuation runs count). Over UTF-8 bytes that is: bytes of [A-Za-z0-9_]
+ * build tokens, every other byte ends one, except UTF-8 continuation bytes (0x80-0xBF), which
+ * belong to the separator their lead byte already counted.
+ *
+ * Hashing: each token once (FNV-1a, then murmur3's finalizer), each shingle once (its 5 token
+ * hashes mixed to 32 bits, like datasketch's sha1_hash32 gives 32 bits), then the permutations on
+ * that one 32-bit value: x -> a_i * x + b_i (mod 2^32) with odd a_i, a bijection of the 32-bit
+ * space, a_i and b_i drawn from the run's seed. Repeated shingles are dropped (a reused
+ * open-addressing set) before the permutations, which cost numPerm operations per shingle.
+ * Buffers are reused across documents: no allocation per token or shingle.
  */
 
 /** murmur3's 32-bit finalizer: a well-mixed bijection of 32-bit integers. */
@@ -35,64 +38,114 @@ export function permutationSeeds(numPerm: number, seed: number): Uint32Array {
   return out;
 }
 
-/** 1 for bytes of tokens: 0-9, A-Z, a-z, _, and every byte of a multi-byte UTF-8 sequence. */
-const TOKEN_BYTE = (() => {
-  const t = new Uint8Array(257); // index 256: the end-of-document sentinel, a separator
+/** Byte classes: 1 token byte [A-Za-z0-9_], 0 separator, 2 UTF-8 continuation byte (ignored). */
+const BYTE_CLASS = (() => {
+  const t = new Uint8Array(256);
   for (let b = 0; b < 256; b++) {
-    t[b] = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x5f || b >= 0x80 ? 1 : 0;
+    if ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x5f) t[b] = 1;
+    else if (b >= 0x80 && b <= 0xbf) t[b] = 2;
   }
   return t;
 })();
 
-/** 32-bit hashes of the document's tokens, in order. */
-export function tokenHashes(bytes: Uint8Array): Uint32Array {
-  let out = new Uint32Array(Math.max(16, bytes.length >>> 3));
-  let n = 0;
-  let h = 0;
-  let inToken = false;
-  for (let i = 0; i <= bytes.length; i++) {
-    const b = i < bytes.length ? bytes[i]! : 256;
-    if (TOKEN_BYTE[b] === 1) {
-      if (!inToken) {
-        h = 0x811c9dc5;
-        inToken = true;
+const FNV_OFFSET = 0x811c9dc5;
+const EMPTY_TOKEN = fmix32(FNV_OFFSET);
+
+/**
+ * Reusable scratch buffers for tokens and shingles: one per hasher, grown when a document needs
+ * more, so signing allocates nothing per document in the steady state.
+ */
+export class ShingleBuffer {
+  tokens = new Uint32Array(1 << 12);
+  shingles = new Uint32Array(1 << 12);
+
+  /** Hashes of `bytes`' tokens (BigCode's split) into `this.tokens`; returns their count. */
+  tokenize(bytes: Uint8Array): number {
+    // At most one token per byte, plus one.
+    if (this.tokens.length < bytes.length + 1) this.tokens = new Uint32Array(Math.max(bytes.length + 1, this.tokens.length * 2));
+    const out = this.tokens;
+    let n = 0;
+    let h = FNV_OFFSET;
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i]!;
+      const c = BYTE_CLASS[b]!;
+      if (c === 1) h = Math.imul(h ^ b, 0x01000193);
+      else if (c === 0) {
+        out[n++] = h === FNV_OFFSET ? EMPTY_TOKEN : fmix32(h);
+        h = FNV_OFFSET;
       }
-      h = Math.imul(h ^ b, 0x01000193);
-    } else if (inToken) {
-      if (n === out.length) {
-        const grown = new Uint32Array(out.length * 2);
-        grown.set(out);
-        out = grown;
-      }
-      out[n++] = fmix32(h);
-      inToken = false;
     }
+    out[n++] = h === FNV_OFFSET ? EMPTY_TOKEN : fmix32(h);
+    return n;
   }
-  return out.subarray(0, n);
+
+  /** Open-addressing set of this document's shingle hashes; a slot is live when its stamp is the document's. */
+  private slots = new Uint32Array(1 << 13);
+  private stamps = new Uint32Array(1 << 13);
+  private stamp = 0;
+
+  /**
+   * Distinct hashes of the document's `ngram`-token shingles into `this.shingles` (in first-seen
+   * order); returns their count. Real code repeats many shingles (about half on The Stack
+   * sample: indentation, punctuation runs), and each distinct one costs numPerm operations.
+   */
+  shingle(bytes: Uint8Array, ngram: number): number {
+    const nt = this.tokenize(bytes);
+    if (nt < ngram) return 0; // BigCode: fewer tokens than the n-gram size give no shingle
+    const count = nt - ngram + 1;
+    if (this.shingles.length < count) this.shingles = new Uint32Array(Math.max(count, this.shingles.length * 2));
+    let size = this.slots.length;
+    while (size < 2 * count) size *= 2;
+    if (size > this.slots.length) {
+      this.slots = new Uint32Array(size);
+      this.stamps = new Uint32Array(size);
+      this.stamp = 0;
+    }
+    if (++this.stamp === 0xffffffff) {
+      this.stamps.fill(0);
+      this.stamp = 1;
+    }
+    const stamp = this.stamp;
+    const slots = this.slots;
+    const stamps = this.stamps;
+    const mask = size - 1;
+    const t = this.tokens;
+    const out = this.shingles;
+    let n = 0;
+    for (let s = 0; s < count; s++) {
+      let h = 0x2545f491 ^ ngram;
+      for (let k = 0; k < ngram; k++) h = Math.imul((h ^ t[s + k]!) >>> 0, 0x9e3779b1) ^ (h >>> 15);
+      h = fmix32(h);
+      for (let i = h & mask; ; i = (i + 1) & mask) {
+        if (stamps[i] !== stamp) {
+          stamps[i] = stamp;
+          slots[i] = h;
+          out[n++] = h;
+          break;
+        }
+        if (slots[i] === h) break;
+      }
+    }
+    return n;
+  }
 }
 
-/** Distinct shingle hashes (sorted): windows of `ngram` token hashes. */
-export function shingleHashes(bytes: Uint8Array, ngram: number): Uint32Array {
-  const tokens = tokenHashes(bytes);
-  if (tokens.length === 0) return new Uint32Array(0);
-  const width = Math.min(ngram, tokens.length);
-  const count = tokens.length - width + 1;
-  const out = new Uint32Array(count);
-  for (let s = 0; s < count; s++) {
-    let h = 0x2545f491 ^ width;
-    for (let k = 0; k < width; k++) h = Math.imul((h ^ tokens[s + k]!) >>> 0, 0x9e3779b1) ^ (h >>> 15);
-    out[s] = fmix32(h);
-  }
-  out.sort();
-  let m = 0;
-  for (let s = 0; s < count; s++) if (s === 0 || out[s] !== out[s - 1]) out[m++] = out[s]!;
-  return out.subarray(0, m);
+/** Distinct shingle hashes of a document, sorted (exact Jaccard, tests, diagnostics). */
+export function shingleSet(bytes: Uint8Array, ngram: number, buffer = new ShingleBuffer()): Uint32Array {
+  return buffer.shingles.slice(0, buffer.shingle(bytes, ngram)).sort();
+}
+
+/** Token hashes of a document, in order (tests). */
+export function tokenHashes(bytes: Uint8Array): Uint32Array {
+  const buffer = new ShingleBuffer();
+  return buffer.tokens.slice(0, buffer.tokenize(bytes));
 }
 
 export class MinHasher {
   /** Multipliers (odd) and offsets of the permutations x -> a_i * x + b_i (mod 2^32). */
   readonly a: Int32Array;
   readonly b: Int32Array;
+  private readonly buffer = new ShingleBuffer();
 
   constructor(
     readonly numPerm: number,
@@ -110,13 +163,12 @@ export class MinHasher {
 
   /**
    * Writes the signature of `bytes` into `out[offset .. offset + numPerm)`; returns false (and
-   * writes nothing) for a document without tokens.
+   * writes nothing) for a document with fewer tokens than the shingle size.
    */
   signInto(bytes: Uint8Array, out: Int32Array, offset: number): boolean {
-    const unsigned = shingleHashes(bytes, this.ngram);
-    const n = unsigned.length;
+    const n = this.buffer.shingle(bytes, this.ngram);
     if (n === 0) return false;
-    const shingles = new Int32Array(unsigned.buffer, unsigned.byteOffset, n);
+    const shingles = new Int32Array(this.buffer.shingles.buffer, 0, n);
     const P = this.numPerm;
     const A = this.a;
     const B = this.b;
@@ -161,21 +213,33 @@ export class MinHasher {
   }
 }
 
+/** Share of equal positions among the first `used` of two signatures (at offsets oa, ob of their arrays). */
+export function signatureAgreement(sa: Int32Array, oa: number, sb: Int32Array, ob: number, used: number): number {
+  let same = 0;
+  for (let i = 0; i < used; i++) if (sa[oa + i] === sb[ob + i]) same++;
+  return same / used;
+}
+
 /** Share of equal positions of two signatures stored in `sigs` at docs a and b. */
 export function estimatedJaccard(sigs: Int32Array, numPerm: number, a: number, b: number): number {
-  const oa = a * numPerm;
-  const ob = b * numPerm;
-  let same = 0;
-  for (let i = 0; i < numPerm; i++) if (sigs[oa + i] === sigs[ob + i]) same++;
-  return same / numPerm;
+  return signatureAgreement(sigs, a * numPerm, sigs, b * numPerm, numPerm);
+}
+
+/** Jaccard similarity of two sorted distinct hash sets. */
+export function jaccardOfSets(sa: Uint32Array, sb: Uint32Array): number {
+  if (sa.length === 0 && sb.length === 0) return 1;
+  let i = 0;
+  let j = 0;
+  let inter = 0;
+  while (i < sa.length && j < sb.length) {
+    if (sa[i] === sb[j]) inter++, i++, j++;
+    else if (sa[i]! < sb[j]!) i++;
+    else j++;
+  }
+  return inter / (sa.length + sb.length - inter);
 }
 
 /** Exact Jaccard similarity of two documents' shingle sets (tests, diagnostics). */
 export function exactJaccard(a: Uint8Array, b: Uint8Array, ngram: number): number {
-  const sa = new Set(shingleHashes(a, ngram));
-  const sb = new Set(shingleHashes(b, ngram));
-  if (sa.size === 0 && sb.size === 0) return 1;
-  let inter = 0;
-  for (const x of sa) if (sb.has(x)) inter++;
-  return inter / (sa.size + sb.size - inter);
+  return jaccardOfSets(shingleSet(a, ngram), shingleSet(b, ngram));
 }

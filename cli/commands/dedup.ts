@@ -1,12 +1,14 @@
 /**
  * kiln dedup --input <clean stage folder> [--out <artifacts root>] [--seed 1234] [--num-perm 256]
- *            [--bands 32] [--rows 8] [--ngram 5] [--threshold 0.85] [--no-exact] [--no-near] [--json]
- * Runs the dedup activity locally on a finished stage (read from its _MANIFEST.json); prints
- * the duplicate counts and the time taken (the dedup benchmark). --out defaults to the input's
- * own artifacts root.
+ *            [--bands B --rows R] [--ngram 5] [--threshold 0.7] [--no-verify] [--no-exact]
+ *            [--no-near] [--reducers K] [--json]
+ * Runs dedup's map-reduce steps (the same functions the dedupWorkflow runs as activities) one
+ * after the other in this process on a finished stage (read from its _MANIFEST.json); prints a
+ * line per step on stderr, then the duplicate counts and the time taken. --out defaults to the
+ * input's own artifacts root.
  */
 import type { ParseArgsConfig } from 'node:util';
-import { dedupStage, type DedupParams } from '../../activities/dedup/index.js';
+import { dedupStage, type DedupParams, type DedupProgress } from '../../activities/dedup/index.js';
 import { formatNumber as fmt, numberOption, readStageInput, runStageCommand, resolveInputAndOut } from '../stageCommand.js';
 
 const OPTIONS: ParseArgsConfig['options'] = {
@@ -18,13 +20,27 @@ const OPTIONS: ParseArgsConfig['options'] = {
   rows: { type: 'string' },
   ngram: { type: 'string' },
   threshold: { type: 'string' },
+  reducers: { type: 'string' },
+  'no-verify': { type: 'boolean' },
   'no-exact': { type: 'boolean' },
   'no-near': { type: 'boolean' },
 };
 
 const USAGE =
-  'Usage: kiln dedup --input <clean stage folder> [--out <artifacts root>] [--seed 1234] [--num-perm 256] [--bands 32]\n' +
-  '                  [--rows 8] [--ngram 5] [--threshold 0.85] [--no-exact] [--no-near] [--json]\n';
+  'Usage: kiln dedup --input <clean stage folder> [--out <artifacts root>] [--seed 1234] [--num-perm 256] [--bands B --rows R]\n' +
+  '                  [--ngram 5] [--threshold 0.7] [--no-verify] [--no-exact] [--no-near] [--reducers K] [--json]\n';
+
+/** One stderr line per finished step. */
+function progressPrinter(): (p: DedupProgress) => void {
+  const started = performance.now();
+  let last = '';
+  return (p) => {
+    if (p.done !== p.total) return;
+    const line = `  ${p.phase.padEnd(10)} ${p.total > 1 ? `${p.total} parts ` : ''}done at ${((performance.now() - started) / 1000).toFixed(1)} s`;
+    if (line !== last && p.phase !== 'commit') process.stderr.write(line + '\n');
+    last = line;
+  };
+}
 
 export async function run(argv: string[]): Promise<number> {
   return runStageCommand(
@@ -40,16 +56,20 @@ export async function run(argv: string[]): Promise<number> {
         rows: numberOption(v, 'rows', true),
         ngram: numberOption(v, 'ngram', true),
         threshold: numberOption(v, 'threshold', false),
+        verify: v['no-verify'] ? false : undefined,
         exact: v['no-exact'] ? false : undefined,
         near: v['no-near'] ? false : undefined,
       };
-      return dedupStage({ artifactsRoot: out, input: await readStageInput(inputDir), params, seed: numberOption(v, 'seed', true) ?? 1234 });
+      return dedupStage(
+        { artifactsRoot: out, input: await readStageInput(inputDir), params, seed: numberOption(v, 'seed', true) ?? 1234, reducers: numberOption(v, 'reducers', true) },
+        { onProgress: v.json ? undefined : progressPrinter() },
+      );
     },
     (r) => {
       const s = r.stats as Record<string, unknown>;
       return [
         `dedup: kept ${fmt(s.kept)} of ${fmt(s.rows_in)} rows: ${fmt(s.exact_duplicates)} exact duplicates, ${fmt(s.near_duplicates)} near duplicates in ${fmt(s.clusters)} clusters`,
-        `  candidate pairs ${fmt(s.candidate_pairs)}, verified ${fmt(s.verified_pairs)}`,
+        `  LSH ${fmt(s.bands)} bands x ${fmt(s.rows)} rows; candidate pairs ${fmt(s.candidate_pairs)}, kept after verification ${fmt(s.verified_pairs)}`,
       ];
     },
   );

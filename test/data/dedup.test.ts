@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
@@ -11,6 +11,12 @@ import type { Manifest, StageResult } from '../../lib/manifest.js';
 import { readParquetTable } from '../../lib/parquet.js';
 import { tableToRows, type StackRow } from '../../lib/stackSchema.js';
 import { fileUri, fileUriToPath } from '../../lib/storage/index.js';
+import { planDedup, signPartition } from '../../activities/dedup/mapReduce.js';
+import { exactJaccard } from '../../activities/dedup/minhash.js';
+import { tableFromArrays } from 'apache-arrow';
+import { writeParquetTable } from '../../lib/parquet.js';
+import { store } from '../../lib/storage/index.js';
+import { writeDedupCorpus } from './dedupCorpus.js';
 import { STACK_SAMPLE_URI, stackRow, tmpDir, writeRows } from './fixtures.js';
 
 function rowsOf(result: StageResult): StackRow[] {
@@ -136,11 +142,110 @@ describe('dedup on a crafted corpus', () => {
     );
   });
 
-  it('refuses numPerm != bands * rows, naming dedup.numPerm', async () => {
+  it('refuses bands * rows > numPerm non-retryably, naming the fields', async () => {
     await assert.rejects(
       dedupStage({ artifactsRoot: roots[4]!, input, params: { numPerm: 128, bands: 32, rows: 8 }, seed: 1 }),
       (err: unknown) => err instanceof ApplicationFailure && err.type === 'KilnInvalidConfig' && err.nonRetryable && /dedup\.numPerm/.test(err.message) && /32 \* 8 = 256/.test(err.message),
     );
     assert.throws(() => resolveDedupParams({ threshold: 2 }), /dedup\.threshold/);
+  });
+});
+
+describe('dedup keeps the best-ranked file of each cluster, across partitions', () => {
+  const corpus = writeDedupCorpus(tmpDir(), 8, 3);
+  const families = 8;
+  const [rootA, rootB] = [fileUri(tmpDir()), fileUri(tmpDir())];
+  let result: StageResult;
+  let unverified: StageResult;
+
+  before(async () => {
+    result = await dedupStage({ artifactsRoot: rootA, input: corpus.input, params: {}, seed: 5 });
+    unverified = await dedupStage({ artifactsRoot: rootB, input: corpus.input, params: { verify: false }, seed: 5 });
+  });
+
+  it('keeps the permissive copy with the most stars, then drops the other near copies', () => {
+    const kept = new Set(rowsOf(result).map(key));
+    for (let f = 0; f < families; f++) {
+      const k = (v: string) => kept.has(`org${f}/${v}:src/f${f}_${v}.py`);
+      // orig (MIT, f % 3 stars), copy (10 stars; GPL when f is odd), edit1 (one line changed, MIT, 5 stars)
+      if (f % 2 === 0) assert.deepEqual([k('orig'), k('copy'), k('edit1')], [false, true, false], `family ${f}`);
+      else assert.deepEqual([k('orig'), k('copy'), k('edit1')], [false, false, true], `family ${f}`);
+      assert.ok(k('other'), `family ${f}: an unrelated file is kept`);
+    }
+    // "x = 1" has fewer than 5 tokens: no signature, but exact dedup keeps one (smallest path).
+    assert.ok(kept.has('org0/short:src/f0_short.py'));
+    assert.ok(!kept.has('org4/short:src/f4_short.py'));
+    const s = result.stats as Record<string, number>;
+    assert.equal(s.exact_duplicates, families + 1);
+    assert.equal(s.kept, s.rows_in! - s.exact_duplicates! - s.near_duplicates!);
+  });
+
+  it('finds 30% rewrites only when their exact Jaccard reaches the threshold', () => {
+    const kept = new Set(rowsOf(result).map(key));
+    const all = corpus.rows.flat();
+    for (let f = 0; f < families; f++) {
+      const orig = all.find((r) => r.max_stars_repo_name === `org${f}/orig`)!.content!;
+      const edit = all.find((r) => r.max_stars_repo_name === `org${f}/edit30`)!.content!;
+      const j = exactJaccard(new TextEncoder().encode(orig), new TextEncoder().encode(edit), 5);
+      if (j < 0.55) assert.ok(kept.has(`org${f}/edit30:src/f${f}_edit30.py`), `family ${f}: Jaccard ${j.toFixed(2)} is kept`);
+      if (j > 0.85) assert.ok(!kept.has(`org${f}/edit30:src/f${f}_edit30.py`), `family ${f}: Jaccard ${j.toFixed(2)} is dropped`);
+    }
+  });
+
+  it('without verification keeps every candidate pair', () => {
+    const s = unverified.stats as Record<string, number>;
+    assert.equal(s.verified_pairs, s.candidate_pairs);
+    assert.ok((result.stats.verified_pairs as number) <= (result.stats.candidate_pairs as number));
+    assert.ok(s.kept! <= (result.stats.kept as number));
+  });
+
+  it('writes _DETAILS.json with cluster sizes and the largest clusters', () => {
+    const details = JSON.parse(readFileSync(join(fileUriToPath(result.dir), '_DETAILS.json'), 'utf8'));
+    const s = result.stats as Record<string, number>;
+    assert.equal(details.exact_duplicates, s.exact_duplicates);
+    assert.equal(details.near_duplicates, s.near_duplicates);
+    const sizes = Object.entries(details.cluster_sizes as Record<string, number>);
+    assert.equal(sizes.reduce((a, [, c]) => a + c, 0), s.duplicate_clusters);
+    assert.ok(s.clusters! <= s.duplicate_clusters!);
+    assert.equal(sizes.reduce((a, [size, c]) => a + (Number(size) - 1) * c, 0), s.exact_duplicates! + s.near_duplicates!);
+    assert.ok(details.largest_clusters.length <= 10 && details.largest_clusters[0].removed.length <= 5);
+  });
+});
+
+describe('dedup steps and bad input', () => {
+  const corpus = writeDedupCorpus(tmpDir(), 3, 2);
+  const [rootA, rootB, rootC] = [fileUri(tmpDir()), fileUri(tmpDir()), fileUri(tmpDir())];
+
+  it('a finished step is memoized: a retry returns its summary without reading the input again', async () => {
+    const { plan } = await planDedup(store, { artifactsRoot: rootA, input: corpus.input, seed: 1 });
+    assert.ok(plan);
+    const first = await signPartition(store, plan, 0);
+    assert.equal(first.rows, corpus.rows[0]!.length);
+    const path = fileUriToPath(corpus.input.outputs[0]!);
+    renameSync(path, path + '.moved');
+    try {
+      assert.deepEqual(await signPartition(store, plan, 0), first);
+    } finally {
+      renameSync(path + '.moved', path);
+    }
+  });
+
+  it('fails non-retryably, naming the file and the columns, on a partition without The Stack\'s schema', async () => {
+    const bad = writeDedupCorpus(tmpDir(), 2, 2);
+    writeFileSync(fileUriToPath(bad.input.outputs[1]!), writeParquetTable(tableFromArrays({ content: ['x = 1'] })));
+    await assert.rejects(
+      dedupStage({ artifactsRoot: rootB, input: bad.input, seed: 1 }),
+      (err: unknown) =>
+        err instanceof ApplicationFailure && err.type === 'KilnSchemaMismatch' && err.nonRetryable && /part-00001\.parquet/.test(err.message) && /max_stars_repo_path/.test(err.message),
+    );
+  });
+
+  it('an empty partition is counted and gives no output file', async () => {
+    const withEmpty = writeDedupCorpus(tmpDir(), 2, 3);
+    writeRows(fileUriToPath(withEmpty.input.outputs[2]!), []);
+    const r = await dedupStage({ artifactsRoot: rootC, input: withEmpty.input, seed: 1 });
+    assert.equal(r.stats.files_read, 3);
+    assert.equal(r.stats.rows_in, withEmpty.rows[0]!.length + withEmpty.rows[1]!.length);
+    assert.ok(!r.outputs.some((u) => u.endsWith('part-00002.parquet')));
   });
 });

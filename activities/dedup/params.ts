@@ -1,0 +1,75 @@
+/** The dedup stage's settings (the config's `dedup` section), resolved and checked. */
+import { ErrorType, fatal } from '../../lib/errors.js';
+import { optimalBandsRows } from './lshParams.js';
+
+export interface DedupParams {
+  /** Drop documents whose content is byte-identical to another one; default true. */
+  exact: boolean;
+  /** Drop near-duplicates found by MinHash LSH; default true. */
+  near: boolean;
+  /** MinHash permutations; default 256 (The Stack). */
+  numPerm: number;
+  /** LSH bands; default: datasketch's optimum for threshold and numPerm (25 for 0.7 and 256). */
+  bands: number;
+  /** Signature rows per band; default: the same optimum (10 for 0.7 and 256); bands * rows <= numPerm. */
+  rows: number;
+  /** Shingle size in tokens; default 5 (The Stack). */
+  ngram: number;
+  /** Jaccard similarity at or above which two documents are duplicates; default 0.7 (The Stack). */
+  threshold: number;
+  /**
+   * Keep a candidate pair (two documents sharing a band) only when their signatures agree on at
+   * least `threshold` of the used permutations; default true. BigCode and datasketch keep every
+   * candidate pair (false).
+   */
+  verify: boolean;
+}
+
+type Settings = Omit<DedupParams, 'bands' | 'rows'>;
+
+export const DEFAULT_DEDUP_SETTINGS: Settings = { exact: true, near: true, numPerm: 256, ngram: 5, threshold: 0.7, verify: true };
+
+/** The defaults with bands and rows chosen for them: (25, 10). */
+export const DEFAULT_DEDUP_PARAMS: DedupParams = { ...DEFAULT_DEDUP_SETTINGS, bands: 25, rows: 10 };
+
+const optima = new Map<string, { bands: number; rows: number }>();
+function cachedOptimum(threshold: number, numPerm: number) {
+  const key = `${threshold}/${numPerm}`;
+  let opt = optima.get(key);
+  if (!opt) optima.set(key, (opt = optimalBandsRows(threshold, numPerm)));
+  return opt;
+}
+
+const KEYS = new Set([...Object.keys(DEFAULT_DEDUP_SETTINGS), 'bands', 'rows']);
+
+/** Defaults filled in (bands and rows by datasketch's rule) and the rules checked; errors name the field. */
+export function resolveDedupParams(params: Partial<DedupParams> = {}): DedupParams {
+  const p: Record<string, unknown> = { ...DEFAULT_DEDUP_SETTINGS };
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined || value === null) continue;
+    if (!KEYS.has(key)) throw fatal(ErrorType.InvalidConfig, `dedup.${key} is not a dedup setting.`);
+    const expected = key === 'bands' || key === 'rows' ? 'number' : typeof DEFAULT_DEDUP_SETTINGS[key as keyof Settings];
+    if (typeof value !== expected) throw fatal(ErrorType.InvalidConfig, `Expected dedup.${key} to be a ${expected}, got ${JSON.stringify(value)}.`);
+    p[key] = value;
+  }
+  for (const key of ['numPerm', 'ngram', 'bands', 'rows']) {
+    if (p[key] === undefined) continue;
+    if (!Number.isInteger(p[key]) || (p[key] as number) < 1) throw fatal(ErrorType.InvalidConfig, `Expected dedup.${key} to be a positive integer, got ${p[key]}.`);
+  }
+  const threshold = p.threshold as number;
+  if (!(threshold > 0 && threshold < 1)) throw fatal(ErrorType.InvalidConfig, `Expected dedup.threshold to be between 0 and 1 (exclusive), got ${threshold}.`);
+  const numPerm = p.numPerm as number;
+  if ((p.bands === undefined) !== (p.rows === undefined)) {
+    throw fatal(ErrorType.InvalidConfig, `Set both dedup.bands and dedup.rows, or neither (then they are chosen for dedup.threshold and dedup.numPerm).`);
+  }
+  if (p.bands === undefined) Object.assign(p, cachedOptimum(threshold, numPerm));
+  const bands = p.bands as number;
+  const rows = p.rows as number;
+  if (p.near && bands * rows > numPerm) {
+    throw fatal(
+      ErrorType.InvalidConfig,
+      `dedup.bands * dedup.rows must be at most dedup.numPerm: got bands * rows = ${bands} * ${rows} = ${bands * rows}, numPerm ${numPerm}.`,
+    );
+  }
+  return p as unknown as DedupParams;
+}

@@ -1,0 +1,34 @@
+/**
+ * dedupWorkflow: the dedup stage as map-reduce over activities on the data task queue (see
+ * activities/dedup/mapReduce.ts): signatures per partition in parallel, band buckets per reducer
+ * in parallel, verification per partition in parallel, one clustering step, filtering per
+ * partition in parallel, then the manifest. Every step's output is memoized in the artifact
+ * store, so a retried step or a re-run finds its work done. Returns the stage's StageResult.
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { DedupActivities, DedupInput } from '../activities/dedup/index.js';
+import { nonRetryableErrorTypes } from '../lib/errors.js';
+import type { StageResult } from '../lib/manifest.js';
+import { TASK_QUEUES } from './definitions.js';
+
+const dedup = proxyActivities<DedupActivities>({
+  taskQueue: TASK_QUEUES.data,
+  startToCloseTimeout: '4 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 8, nonRetryableErrorTypes },
+});
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+export async function dedupWorkflow(input: DedupInput): Promise<StageResult> {
+  const start = await dedup.dedupPlan(input);
+  if (start.done) return start.done;
+  const plan = start.plan;
+  const partitions = range(plan.partitions.length);
+  const signed = await Promise.all(partitions.map((p) => dedup.dedupSignatures(plan, p)));
+  await Promise.all(range(plan.reducers).map((k) => dedup.dedupBuckets(plan, k)));
+  if (plan.params.near && plan.params.verify) await Promise.all(partitions.map((p) => dedup.dedupVerify(plan, p)));
+  const cluster = await dedup.dedupCluster(plan);
+  const filtered = await Promise.all(partitions.map((p) => dedup.dedupFilter(plan, p)));
+  return dedup.dedupCommit(plan, { signed, cluster, filtered });
+}
