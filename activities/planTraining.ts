@@ -17,7 +17,7 @@ export interface TrainingPlan {
 export async function planTraining(input: { config: PipelineConfig; shards: StageResult; tokenizer: StageResult }): Promise<TrainingPlan> {
   const { config, shards, tokenizer } = input;
   // Knobs that change no result stay out of the run's identity, so changing them still resumes.
-  const { maxGangRestarts: _r, progressEverySeconds: _p, ...train } = config.train;
+  const { maxGangRestarts: _r, progressEverySeconds: _p, heartbeatTimeoutSeconds: _h, stallTimeoutSeconds: _s, ...train } = config.train;
   const trainer: TrainerConfig = {
     seed: config.seed,
     model: { ...config.model },

@@ -7,6 +7,8 @@
  *   kiln redact [--json]         redact PII from stdin
  *   kiln eval-samples --problems <f> --samples <f>   human-eval: run samples in the sandbox, print pass@k
  *   kiln ingest|clean|dedup ...  one CPU stage's activity code, run locally
+ *   kiln report --input <dir>    the data report (HTML + JSON) of a finished run's stages
+ *   kiln explain-step --run <id> --step N   which source files were in the batch at a step
  */
 const COMMANDS: Record<string, () => Promise<{ run: (argv: string[]) => Promise<number> }>> = {
   up: () => import('./commands/up.js'),
@@ -18,6 +20,8 @@ const COMMANDS: Record<string, () => Promise<{ run: (argv: string[]) => Promise<
   ingest: () => import('./commands/ingest.js'),
   clean: () => import('./commands/clean.js'),
   dedup: () => import('./commands/dedup.js'),
+  report: () => import('./commands/report.js'),
+  'explain-step': () => import('./commands/explain-step.js'),
 };
 
 const USAGE = `Usage: kiln <command> [options]
@@ -34,6 +38,11 @@ Commands:
   clean --input <dir uri> --out <uri>
   dedup --input <dir uri> --out <uri>
                              run one CPU stage locally (debugging, benchmarks)
+  report --input <dedup stage dir> [--out <uri>] [--title <text>]
+                             write the data report (report.html, report.json) of a finished run's data stages
+  explain-step --run <id> --step N [--json]
+  explain-step --shards <dir> --config <trainer.json> --step N [--json]
+                             which source files (repo, path, token spans) were in each rank's batch at step N
 `;
 
 async function main(argv: string[]): Promise<number> {

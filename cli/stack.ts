@@ -10,6 +10,12 @@ import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { pythonExecutable } from '../lib/python.js';
 import { kilnHome, repoRoot } from '../lib/workdirs.js';
+import { SEARCH_ATTRIBUTES } from '../workflows/definitions.js';
+
+/** The `temporal` CLI's spelling of a search attribute type (KEYWORD -> Keyword). */
+export function searchAttributeCliType(type: string): string {
+  return type.charAt(0) + type.slice(1).toLowerCase();
+}
 
 export interface StackOptions {
   home?: string;
@@ -119,6 +125,8 @@ export class Stack {
       '--ui-port', String(this.uiPort),
       '--ui-disable-news-fetch',
       '--log-level', 'warn',
+      // The workflows upsert these (KilnStage in llmPipeline, KilnStep in trainingRun).
+      ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${searchAttributeCliType(a.type)}`]),
     ]);
     await waitForPort(this.temporalPort);
     await waitForPort(this.uiPort);

@@ -1,5 +1,7 @@
 // Signals, queries and the shapes they carry: defined once, imported by workflows, activities
 // and clients (kiln CLI, tests). Names are what `temporal workflow signal/query` use.
+import type { SearchAttributeType } from '@temporalio/common';
+import type { SearchAttributeKey } from '@temporalio/common/lib/search-attributes.js';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 
 export const TASK_QUEUES = {
@@ -26,6 +28,8 @@ export type GangState = 'starting' | 'running' | 'stopping' | 'paused' | 'restar
 
 export interface TrainingStatus extends TrainProgress {
   paused: boolean;
+  /** Step of `lastCheckpoint` (where a restart resumes). */
+  lastCheckpointStep?: number;
   /** What the gang is doing: `paused` means stopped at a checkpoint, waiting for `resume`. */
   gang?: GangState;
   /** Gang attempts started so far (1 = no restart). */
@@ -34,6 +38,15 @@ export interface TrainingStatus extends TrainProgress {
   firstLoss?: number;
   firstLossStep?: number;
   lastError?: string;
+  /**
+   * How the current gang is being stopped: `checkpoint` (pause, continue-as-new: the trainer
+   * saves and exits) or `kill` (a lost node: the survivors cannot checkpoint, so they are killed).
+   */
+  stopMode?: 'checkpoint' | 'kill';
+  /** The worker each rank of the current gang runs on (placement). */
+  placement?: string[];
+  /** Runs of this training workflow so far (continue-as-new keeps the workflow id). */
+  runs?: number;
 }
 
 export interface PipelineStatus {
@@ -55,9 +68,32 @@ export interface Rendezvous {
   checkpoint: string | null;
 }
 
+/** A GPU worker's claim of one rank of a gang: the rank runs on the worker's own task queue. */
+export interface WorkerClaim {
+  attempt: number;
+  rank: number;
+  workerId: string;
+  taskQueue: string;
+}
+
+/** Per-worker task queue of a GPU worker (`llm-gpu/<worker id>`). */
+export function gpuWorkerQueue(workerId: string): string {
+  return `${TASK_QUEUES.gpu}/${workerId}`;
+}
+
+/**
+ * Search attributes (register them on the server: cli/stack.ts and the test server do):
+ * the pipeline's current stage and the training run's step, for `temporal workflow list --query`.
+ */
+// Written out (not defineSearchAttributeKey) because workflow code imports only @temporalio/workflow.
+export const kilnStageAttribute: SearchAttributeKey<typeof SearchAttributeType.KEYWORD> = { name: 'KilnStage', type: 'KEYWORD' };
+export const kilnStepAttribute: SearchAttributeKey<typeof SearchAttributeType.INT> = { name: 'KilnStep', type: 'INT' };
+export const SEARCH_ATTRIBUTES = [kilnStageAttribute, kilnStepAttribute];
+
 export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');
 export const statusQuery = defineQuery<PipelineStatus | TrainingStatus>('status');
 export const progressSignal = defineSignal<[TrainProgress]>('progress');
 export const rendezvousSignal = defineSignal<[Rendezvous]>('rendezvous');
+export const claimSignal = defineSignal<[WorkerClaim]>('claim');
 export const rendezvousQuery = defineQuery<Rendezvous | null, [number]>('rendezvous');

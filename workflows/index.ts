@@ -1,2 +1,3 @@
 export { llmPipeline } from './pipeline.js';
 export { trainingRun } from './training.js';
+export { dedupWorkflow } from './dedup.js';

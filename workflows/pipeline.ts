@@ -4,10 +4,12 @@
  */
 import {
   ApplicationFailure,
+  executeChild,
   startChild,
   type ChildWorkflowHandle,
   proxyActivities,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type * as data from '../activities/data.js';
@@ -17,6 +19,7 @@ import type { PipelineConfig } from '../lib/config/types.js';
 import { ErrorType, nonRetryableErrorTypes } from '../lib/errors.js';
 import type { StageResult } from '../lib/manifest.js';
 import {
+  kilnStageAttribute,
   pauseSignal,
   progressSignal,
   resumeSignal,
@@ -26,6 +29,7 @@ import {
   type PipelineStatus,
   type StageName,
 } from './definitions.js';
+import { dedupWorkflow } from './dedup.js';
 import { trainingRun, type TrainingRunResult } from './training.js';
 
 type DataActivities = ReturnType<typeof data.createDataActivities>;
@@ -39,6 +43,14 @@ const dataStage = proxyActivities<DataActivities>({
   // Data activities heartbeat while they work: a killed worker is noticed within this.
   heartbeatTimeout: '30 seconds',
   retry,
+});
+
+// Reports only read finished stages: fewer retries, since a failed report must not hold up the run.
+const reportStage = proxyActivities<DataActivities>({
+  taskQueue: TASK_QUEUES.data,
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { ...retry, maximumAttempts: 3 },
 });
 
 const gpuStage = proxyActivities<GpuActivities>({
@@ -55,6 +67,8 @@ export interface PipelineResult {
   train: TrainingRunResult;
   eval: { passAtK: Record<string, number>; problems: number; samplesUri: string; resultsUri: string };
   deployment: { endpoint: string; model: string; modelVersion: string; recordUri: string; sampleCompletion: string; latencyMs: number };
+  /** Reports to read: `data` is the data report's HTML page (or `dataError` why there is none). */
+  reports: Record<string, string>;
 }
 
 export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
@@ -102,6 +116,7 @@ export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
 
   async function stage<T>(name: StageName, run: () => Promise<T>): Promise<T> {
     status.stage = name;
+    upsertSearchAttributes([{ key: kilnStageAttribute, value: name }]);
     status.stages[name] = 'running';
     try {
       const result = await run();
@@ -112,6 +127,7 @@ export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
     } catch (err) {
       status.stages[name] = 'failed';
       status.stage = 'failed';
+      upsertSearchAttributes([{ key: kilnStageAttribute, value: 'failed' }]);
       throw err;
     }
   }
@@ -121,16 +137,43 @@ export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
   const root = cfg.artifacts;
 
   const ingest = await stage('ingest', () =>
-    dataStage.ingestStage({ artifactsRoot: root, source: cfg.ingest.source, languages: cfg.ingest.languages, maxRowsPerLanguage: cfg.ingest.maxRowsPerLanguage, seed: cfg.seed }),
+    dataStage.ingestStage({
+      artifactsRoot: root,
+      source: cfg.ingest.source,
+      languages: cfg.ingest.languages,
+      maxRowsPerLanguage: cfg.ingest.maxRowsPerLanguage,
+      seed: cfg.seed,
+      onBadFile: cfg.ingest.onBadFile,
+      maxDocumentBytes: cfg.ingest.maxDocumentBytes,
+    }),
   );
   const clean = await stage('clean', () => dataStage.cleanStage({ artifactsRoot: root, input: ingest, params: cfg.clean }));
-  const dedup = await stage('dedup', () => dataStage.dedupStage({ artifactsRoot: root, input: clean, params: cfg.dedup, seed: cfg.seed }));
+  // Map-reduce over activities (signatures, band buckets, clustering, filtering) as a child workflow.
+  const dedup = await stage('dedup', () =>
+    executeChild(dedupWorkflow, {
+      workflowId: `${workflowId}/dedup`,
+      taskQueue: TASK_QUEUES.workflows,
+      args: [{ artifactsRoot: root, input: clean, params: cfg.dedup, seed: cfg.seed }],
+    }),
+  );
+  // The data report only reads the stages above: a failure there is recorded in the result, not fatal.
+  const reports: Record<string, string> = await reportStage
+    .dataReportStage({ artifactsRoot: root, ingest, clean, dedup, title: `Data report: ${cfg.name}` })
+    .then(
+      (r) => ({ data: String(r.stats.html) }),
+      (err: unknown) => ({ dataError: String((err as { cause?: Error }).cause?.message ?? (err as Error).message ?? err) }),
+    );
   const tokenizer = await stage('tokenizer', () =>
     dataStage.tokenizerStage({ artifactsRoot: root, input: dedup, params: cfg.tokenizer, seed: cfg.seed }),
   );
-  const shards = await stage('shard', () =>
-    dataStage.shardStage({ artifactsRoot: root, input: dedup, tokenizer, params: cfg.shard, seed: cfg.seed }),
-  );
+  const shards = await stage('shard', async (): Promise<StageResult> => {
+    const shardArgs = { artifactsRoot: root, input: dedup, tokenizer, params: cfg.shard, seed: cfg.seed };
+    const first = await dataStage.shardStage(shardArgs);
+    if (!('fanOut' in first)) return first;
+    // Several partitions: one activity each, in parallel on the data queue, then the merge.
+    const parts = await Promise.all(first.parts.map((p) => dataStage.shardPartStage({ ...shardArgs, ...p, dir: first.dir })));
+    return (await dataStage.shardStage({ ...shardArgs, parts })) as StageResult;
+  });
 
   const plan = await dataStage.planTraining({ config: cfg, shards, tokenizer });
   const train = await stage('train', async () => {
@@ -148,6 +191,8 @@ export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
           procsPerNode: cfg.train.procsPerNode,
           maxGangRestarts: cfg.train.maxGangRestarts,
           progressEverySeconds: cfg.train.progressEverySeconds,
+          heartbeatTimeoutSeconds: cfg.train.heartbeatTimeoutSeconds,
+          stallTimeoutSeconds: cfg.train.stallTimeoutSeconds,
           pipelineWorkflowId: workflowId,
           startPaused,
         },
@@ -157,6 +202,7 @@ export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
     return training.result();
   });
   training = undefined;
+  if (train.reportUri) reports.training = train.reportUri; // loss and throughput curves
   Object.assign(status.train, { step: train.steps, loss: train.finalLoss, lastCheckpoint: train.checkpoint, paused: false });
 
   const exported = await stage('export', () =>
@@ -170,6 +216,7 @@ export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
     gpuStage.deployModel({ artifactsRoot: root, model: exported, name: cfg.name, params: cfg.deploy }),
   );
   status.stage = 'done';
+  upsertSearchAttributes([{ key: kilnStageAttribute, value: 'done' }]);
 
   return {
     name: cfg.name,
@@ -183,6 +230,8 @@ export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
       model: exported.dir,
       eval: evaluation.dir,
       deployment: deployment.recordUri,
+      ...(reports.data ? { dataReport: reports.data } : {}),
+      ...(train.reportUri ? { trainingReport: train.reportUri } : {}),
     },
     stats: {
       ingest: ingest.stats,
@@ -199,5 +248,6 @@ export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
       resultsUri: evaluation.stats.resultsUri as string,
     },
     deployment,
+    reports,
   };
 }

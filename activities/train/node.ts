@@ -2,6 +2,12 @@
  * One node of a training gang: fetch shards, meet the other nodes (rank 0 publishes its address
  * through the training workflow, the others read it by query), run torchrun, turn the trainer's
  * JSON lines into heartbeats and progress signals, and upload every checkpoint it writes.
+ *
+ * Stopping: a cancellation asks the training workflow how (`stopMode`): for a pause or a
+ * continue-as-new the trainer gets SIGTERM and checkpoints (exit 75); after a lost peer it is
+ * killed at once (it cannot checkpoint without that peer). Worker shutdown (SIGTERM/Ctrl-C of
+ * the worker) checkpoints too, then fails the node so the workflow restarts the gang elsewhere.
+ * Rank 0 watches the trainer: no event for too long means a hung gang (see stallLimitMs).
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,22 +16,40 @@ import type { Client } from '@temporalio/client';
 import { ErrorType, fatal, transient } from '../../lib/errors.js';
 import { readManifest } from '../../lib/manifest.js';
 import { pythonExecutable } from '../../lib/python.js';
-import { EXIT_STOPPED, runPythonTool, type ToolEvent } from '../../lib/pythonTool.js';
+import { EXIT_STOPPED, runPythonTool, type RunToolOptions, type ToolEvent } from '../../lib/pythonTool.js';
 import { store } from '../../lib/storage/index.js';
 import { downloadDirOnce } from '../../lib/syncDir.js';
 import { freePort } from '../../lib/ports.js';
 import { cacheDir } from '../../lib/workdirs.js';
-import { progressSignal, rendezvousQuery, rendezvousSignal, type Rendezvous, type TrainProgress } from '../../workflows/definitions.js';
+import {
+  progressSignal,
+  rendezvousQuery,
+  rendezvousSignal,
+  statusQuery,
+  type Rendezvous,
+  type TrainingStatus,
+  type TrainProgress,
+} from '../../workflows/definitions.js';
 import { withHeartbeat } from '../support/heartbeat.js';
 import { downloadCheckpoint, latestCheckpoint, uploadCheckpoint } from './checkpoints.js';
-import type { TrainNodeInput, TrainNodeResult } from './types.js';
+import { MetricsLog } from './metrics.js';
+import type { NodeTimings, TrainNodeInput, TrainNodeResult } from './types.js';
 
 export interface NodeDeps {
   client: Client;
   /** Address other nodes reach this one at (KILN_NODE_ADDR; 127.0.0.1 on one machine). */
   nodeAddr: string;
+  /** This worker's id: its own task queue is `llm-gpu/<workerId>`. */
+  workerId?: string;
+  /** Aborted when the worker starts shutting down (SIGTERM, Ctrl-C). */
+  shutdownSignal?: AbortSignal;
+  /** How long the trainer may take to checkpoint and exit once asked (ms). Default 60 s. */
+  stopGraceMs?: number;
 }
 
+/** Orchestrator knobs that ride in the pipeline's `train` section but are not the trainer's. */
+const ORCHESTRATOR_KEYS = ['heartbeatTimeoutSeconds', 'stallTimeoutSeconds'];
+const STARTUP_ALLOWANCE_MS = 10 * 60_000;
 
 /** Shards are immutable per stage folder: download once per worker, reuse across attempts. */
 async function localShards(shardsDir: string): Promise<string> {
@@ -34,27 +58,62 @@ async function localShards(shardsDir: string): Promise<string> {
   return downloadDirOnce(shardsDir, cacheDir('shards', manifest.fingerprint.slice(0, 16)));
 }
 
+/** The trainer's config file: the pipeline's, less the orchestrator's own knobs. */
+function trainerConfigJson(input: TrainNodeInput): string {
+  const train = { ...input.trainer.train };
+  for (const key of ORCHESTRATOR_KEYS) delete train[key];
+  return JSON.stringify({ ...input.trainer, train }, null, 2);
+}
+
+/**
+ * Rank 0 sees an event per step; every step all-reduces across the gang, so silence means some
+ * rank is stuck. The limit follows what this run actually does: 4x the longest gap seen
+ * (checkpoint writes and evals included), never under the configured floor; before the first
+ * step it allows 10 minutes (shard downloads, rendezvous, torch start-up).
+ */
+export function stallLimitMs(floorSeconds: number, longestGapMs: number, sawStep: boolean): number {
+  const floor = floorSeconds * 1000;
+  return sawStep ? Math.max(floor, 4 * longestGapMs) : Math.max(floor, STARTUP_ALLOWANCE_MS);
+}
+
 export function createTrainNode(deps: NodeDeps) {
+  const stopGraceMs = deps.stopGraceMs ?? 60_000;
+
   return async function trainNode(input: TrainNodeInput): Promise<TrainNodeResult> {
     const ctx = Context.current();
+    const startedAt = Date.now();
+    const timings: NodeTimings = {
+      startedAt,
+      pickupMs: Math.max(0, startedAt - ctx.info.currentAttemptScheduledTimestampMs),
+      shardsMs: 0, rendezvousMs: 0, resumeDownloadMs: 0, trainerStartMs: 0, trainerLoopMs: 0, trainerWallMs: 0, uploadWaitMs: 0, activityMs: 0,
+    };
     const progress: TrainProgress = { step: 0, totalSteps: Number(input.trainer.train.steps), attempt: input.attempt };
-    const details = () => ({ rank: input.rank, attempt: input.attempt, ...progress });
+    const details = () => ({ rank: input.rank, attempt: input.attempt, worker: deps.workerId, ...progress });
     const workflows = [input.trainingWorkflowId, input.pipelineWorkflowId].filter((x): x is string => !!x);
     const signalProgress = async () => {
       for (const id of workflows) {
         await deps.client.workflow.getHandle(id).signal(progressSignal, { ...progress }).catch(() => undefined);
       }
     };
+    const lap = (since: number) => Date.now() - since;
 
+    // Heartbeats every second from this process: they prove the worker alive. Whether the
+    // trainer is alive is rank 0's watchdog's business (below).
     return withHeartbeat(async () => {
+      let t = Date.now();
       const dataDir = await localShards(input.shardsDir);
+      timings.shardsMs = lap(t);
       const runDir = cacheDir('train', input.runKey.slice(0, 16), `rank-${input.rank}`);
 
+      t = Date.now();
       const meeting = input.rank === 0 ? await publishRendezvous(input) : await awaitRendezvous(input);
+      timings.rendezvousMs = lap(t);
+      t = Date.now();
       const resume = meeting.checkpoint ? await downloadCheckpoint(meeting.checkpoint, join(runDir, 'resume')) : undefined;
+      timings.resumeDownloadMs = lap(t);
 
       const configPath = join(runDir, 'trainer-config.json');
-      writeFileSync(configPath, JSON.stringify(input.trainer, null, 2));
+      writeFileSync(configPath, trainerConfigJson(input));
       // Earlier attempts' local checkpoints are in the artifact store already: free the disk.
       for (const old of readdirSync(runDir)) if (old.startsWith('attempt-')) rmSync(join(runDir, old), { recursive: true, force: true });
       const outDir = join(runDir, `attempt-${input.attempt}`);
@@ -79,18 +138,31 @@ export function createTrainNode(deps: NodeDeps) {
         ...(resume ? ['--resume', resume] : []),
       ];
 
+      const metrics = input.rank === 0 ? new MetricsLog(input.checkpointsUri, input.attempt) : undefined;
       let uploads: Promise<unknown> = Promise.resolve();
       let lastUploaded: string | undefined = meeting.checkpoint ?? undefined;
       let lastSignal = 0;
       let final: ToolEvent | undefined;
+      const spawnedAt = Date.now();
+      let startEventAt: number | undefined;
+      let lastEventAt = spawnedAt;
+      let longestGapMs = 0;
+      let sawStep = false;
+
       const onEvent = (e: ToolEvent) => {
-        if (e.event === 'step') {
+        const now = Date.now();
+        if (sawStep) longestGapMs = Math.max(longestGapMs, now - lastEventAt);
+        lastEventAt = now;
+        metrics?.add(e);
+        if (e.event === 'start') {
+          startEventAt ??= now;
+        } else if (e.event === 'step') {
+          sawStep = true;
           Object.assign(progress, {
             step: Number(e.step),
             loss: Number(e.loss),
             tokensPerS: e.tokens_per_s === undefined ? undefined : Number(e.tokens_per_s),
           });
-          const now = Date.now();
           if (now - lastSignal >= input.progressEverySeconds * 1000 || lastSignal === 0) {
             lastSignal = now;
             void signalProgress();
@@ -99,10 +171,13 @@ export function createTrainNode(deps: NodeDeps) {
           progress.valLoss = Number(e.val_loss);
         } else if (e.event === 'checkpoint') {
           const local = String(e.path);
+          const flushed = metrics?.flush();
           // Uploads run one after another, in step order, while training goes on.
           uploads = uploads.then(async () => {
             lastUploaded = await uploadCheckpoint(local, input.checkpointsUri);
+            await flushed;
             progress.lastCheckpoint = lastUploaded;
+            ctx.heartbeat(details());
             await signalProgress();
           });
         } else if (e.event === 'done' || e.event === 'stopped') {
@@ -110,28 +185,89 @@ export function createTrainNode(deps: NodeDeps) {
         }
       };
 
-      const run = await runPythonTool('kiln_trainer.train', [], {
+      // How the trainer is stopped: SIGTERM, then SIGKILL after killAfterMs (read when stopping).
+      const stopTrainer = new AbortController();
+      const toolOpts: RunToolOptions = {
         command: { file: torchrun, args },
         onEvent,
-        cancelSignal: ctx.cancellationSignal,
+        cancelSignal: stopTrainer.signal,
         fatalType: ErrorType.TrainerFatal,
         env: { KILN_NODE_RANK: String(input.rank) },
-      });
-      await uploads;
+        killAfterMs: stopGraceMs,
+      };
+      const stop = (graceMs: number) => {
+        if (stopTrainer.signal.aborted) return;
+        toolOpts.killAfterMs = graceMs;
+        stopTrainer.abort();
+      };
+      let shuttingDown = false;
+      const onShutdown = () => {
+        shuttingDown = true;
+        stop(stopGraceMs);
+      };
+      const onCancel = () => void stopModeOf(input).then((mode) => stop(mode === 'kill' ? 0 : stopGraceMs));
+      let stalled: string | undefined;
+      const watchdog = setInterval(() => {
+        if (input.rank !== 0 || stopTrainer.signal.aborted) return;
+        const silentMs = Date.now() - lastEventAt;
+        const limit = stallLimitMs(input.stallTimeoutSeconds ?? 120, longestGapMs, sawStep);
+        if (silentMs > limit) {
+          stalled = `the trainer emitted no event for ${Math.round(silentMs / 1000)} s (limit ${Math.round(limit / 1000)} s) after step ${progress.step}`;
+          stop(0); // a hung gang cannot checkpoint
+        }
+      }, 1000);
+      if (deps.shutdownSignal?.aborted) onShutdown();
+      deps.shutdownSignal?.addEventListener('abort', onShutdown, { once: true });
+      if (ctx.cancellationSignal.aborted) onCancel();
+      ctx.cancellationSignal.addEventListener('abort', onCancel, { once: true });
 
+      if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason; // cancelled while meeting: nothing to stop
+      let run;
+      try {
+        run = await runPythonTool('kiln_trainer.train', [], toolOpts);
+      } finally {
+        clearInterval(watchdog);
+        deps.shutdownSignal?.removeEventListener('abort', onShutdown);
+        ctx.cancellationSignal.removeEventListener('abort', onCancel);
+        const exitedAt = Date.now();
+        timings.trainerWallMs = exitedAt - spawnedAt;
+        timings.trainerStartMs = (startEventAt ?? exitedAt) - spawnedAt;
+        timings.trainerLoopMs = startEventAt === undefined ? 0 : lastEventAt - startEventAt;
+        // Steps after the last checkpoint are kept too: the report shows them as lost work.
+        await Promise.all([uploads.catch(() => undefined), metrics?.flush().catch(() => undefined)]);
+        timings.uploadWaitMs = lap(exitedAt);
+        timings.activityMs = lap(startedAt);
+      }
+      await uploads; // an upload failure is worth a retry of the gang
+
+      const where = `Node ${input.rank} (attempt ${input.attempt}${deps.workerId ? `, worker ${deps.workerId}` : ''})`;
+      if (stalled) throw transient(ErrorType.NodeFailed, `${where} is hung: ${stalled}; killed it.`);
       if (run.exitCode === 0 && (input.rank !== 0 || final?.event === 'done')) {
-        return { rank: input.rank, status: 'done', step: Number(final?.step ?? progress.step), finalLoss: num(final?.final_loss), checkpoint: lastUploaded };
+        return { rank: input.rank, status: 'done', step: Number(final?.step ?? progress.step), finalLoss: num(final?.final_loss), checkpoint: lastUploaded, timings };
+      }
+      if (shuttingDown) {
+        throw transient(ErrorType.NodeFailed, `${where}: its worker is shutting down; the trainer stopped at step ${progress.step} (last checkpoint ${lastUploaded ?? 'none'}).`);
       }
       if (final?.event === 'stopped' || (ctx.cancellationSignal.aborted && run.exitCode !== 0)) {
         if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
-        return { rank: input.rank, status: 'stopped', step: Number(final?.step ?? progress.step), checkpoint: lastUploaded };
+        return { rank: input.rank, status: 'stopped', step: Number(final?.step ?? progress.step), checkpoint: lastUploaded, timings };
       }
       throw transient(
         ErrorType.NodeFailed,
-        `Node ${input.rank} (attempt ${input.attempt}) failed: torchrun exited with code ${run.exitCode}${run.exitCode === EXIT_STOPPED ? ' (stopped)' : ''}.\n${run.stderrTail}`,
+        `${where} failed: torchrun exited with code ${run.exitCode}${run.exitCode === EXIT_STOPPED ? ' (stopped)' : ''}.\n${run.stderrTail}`,
       );
-    }, details);
+    }, details, 1000);
   };
+
+  /** Asks the training workflow how its gang is being stopped; `checkpoint` when unsure. */
+  async function stopModeOf(input: TrainNodeInput): Promise<'checkpoint' | 'kill'> {
+    const handle = deps.client.workflow.getHandle(input.trainingWorkflowId);
+    const status = (await Promise.race([
+      handle.query(statusQuery).catch(() => undefined),
+      new Promise((r) => setTimeout(r, 3000).unref()),
+    ])) as TrainingStatus | undefined;
+    return status?.stopMode ?? 'checkpoint';
+  }
 
   async function publishRendezvous(input: TrainNodeInput): Promise<Rendezvous> {
     const latest = await latestCheckpoint({ checkpointsUri: input.checkpointsUri });
@@ -147,7 +283,7 @@ export function createTrainNode(deps: NodeDeps) {
       if (signal.aborted) throw signal.reason;
       const meeting = await handle.query(rendezvousQuery, input.attempt).catch(() => null);
       if (meeting) return meeting;
-      await new Promise((r) => setTimeout(r, 1000));
+      await new Promise((r) => setTimeout(r, 250));
     }
   }
 }
@@ -155,4 +291,3 @@ export function createTrainNode(deps: NodeDeps) {
 function num(x: unknown): number | undefined {
   return x === undefined || x === null ? undefined : Number(x);
 }
-

@@ -26,6 +26,41 @@ export interface TrainNodeInput {
   trainingWorkflowId: string;
   pipelineWorkflowId?: string;
   progressEverySeconds: number;
+  /**
+   * Trainer liveness (rank 0 only: its events reflect the whole gang, as every step all-reduces):
+   * the node fails when no trainer event arrives for max(this, 4 x the longest gap seen so far
+   * between events, checkpoint writes included), or for 10 minutes before the first step.
+   * Default 120.
+   */
+  stallTimeoutSeconds?: number;
+}
+
+/** Wall-clock phases of one node attempt, for the orchestration-overhead benchmark. */
+export interface NodeTimings {
+  /** When the activity started on the worker (ms since epoch). */
+  startedAt: number;
+  /** Scheduled -> started on the worker (task queue pickup). */
+  pickupMs: number;
+  shardsMs: number;
+  rendezvousMs: number;
+  resumeDownloadMs: number;
+  /** torchrun spawn -> the trainer's `start` event (Python, torch import, process group). */
+  trainerStartMs: number;
+  /** The trainer's `start` event -> its last event. */
+  trainerLoopMs: number;
+  /** torchrun spawn -> exit: the trainer's own wall time. */
+  trainerWallMs: number;
+  /** Waiting, after the trainer exited, for checkpoint and metrics uploads. */
+  uploadWaitMs: number;
+  /** Started -> result, on the worker. */
+  activityMs: number;
+}
+
+/** Input of the placement activity: which rank of which gang attempt is being placed. */
+export interface ClaimInput {
+  trainingWorkflowId: string;
+  attempt: number;
+  rank: number;
 }
 
 export interface TrainNodeResult {
@@ -34,6 +69,7 @@ export interface TrainNodeResult {
   step: number;
   finalLoss?: number;
   checkpoint?: string;
+  timings?: NodeTimings;
 }
 
 export type { Rendezvous };

@@ -4,17 +4,35 @@ export interface PipelineConfig {
   name: string;
   seed: number;
   artifacts: string;
-  ingest: { source: string; languages: string[]; maxRowsPerLanguage: number | null };
+  ingest: { source: string; languages: string[]; maxRowsPerLanguage: number | null; onBadFile: 'skip' | 'fail'; maxDocumentBytes: number | null };
   clean: {
     maxAvgLineLength: number;
     maxLineLength: number;
     minAlphanumFraction: number;
     generatedMarkerLines: number;
     redactPii: boolean;
+    minAlphabeticFraction?: number | null;
+    perExtension?: Record<
+      string,
+      { maxLineLength?: number | null; maxAvgLineLength?: number | null; minAlphanumFraction?: number | null; minAlphabeticFraction?: number | null; minChars?: number | null; maxChars?: number | null }
+    >;
+    vendoredDirs?: string[];
+    minifiedAvgLineLength?: number;
+    minifiedMaxWhitespaceFraction?: number;
+    xmlHeaderExemptExtensions?: string[];
+    htmlMinVisibleFraction?: number;
+    htmlMinVisibleChars?: number;
+    decontaminationBenchmarks?: string[];
+    decontaminationNgram?: number;
+    decontaminationMinOverlap?: number;
+    syntaxLanguages?: string[];
+    syntaxMaxBytes?: number;
+    disabledFilters?: string[];
   };
-  dedup: { exact: boolean; near: boolean; numPerm: number; bands: number; rows: number; ngram: number; threshold: number };
-  tokenizer: { vocabSize: number; sampleDocs: number; minFrequency: number };
-  shard: { seqLen: number; valFraction: number; fimRate: number; shardSizeLimit: number };
+  /** bands and rows unset: chosen for threshold and numPerm (activities/dedup/params.ts). */
+  dedup: { exact: boolean; near: boolean; numPerm: number; bands?: number; rows?: number; ngram: number; threshold: number; verify: boolean };
+  tokenizer: { vocabSize: number; sampleDocs: number; minFrequency: number; heldoutDocs: number };
+  shard: { seqLen: number; valFraction: number; fimRate: number; fimSpmRate: number; shardSizeLimit: number; compression: 'zstd' | null };
   model: { nLayer: number; nHead: number; nKvHead: number | null; dModel: number; ffnHidden: number | null; ropeTheta: number };
   train: {
     nodes: number;
@@ -32,6 +50,15 @@ export interface PipelineConfig {
     dtype: 'auto' | 'float32' | 'bfloat16';
     maxGangRestarts: number;
     progressEverySeconds: number;
+    heartbeatTimeoutSeconds: number;
+    stallTimeoutSeconds: number;
+    parallelism: 'ddp' | 'fsdp';
+    compile: boolean;
+    keepCheckpoints: number;
+    lossSpikeWindow: number;
+    lossSpikeFactor: number;
+    lossSpikePatience: number;
+    lossSpikeStop: boolean;
   };
   eval: {
     problems: string;

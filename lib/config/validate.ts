@@ -55,8 +55,11 @@ function valueAt(root: unknown, instancePath: string): unknown {
 
 /** Rules that JSON Schema cannot express: relations between fields. */
 function checkRelations(c: PipelineConfig): void {
-  if (c.dedup.numPerm !== c.dedup.bands * c.dedup.rows) {
-    throw new ConfigError('dedup.numPerm', `must equal dedup.bands * dedup.rows (${c.dedup.bands} * ${c.dedup.rows} = ${c.dedup.bands * c.dedup.rows}), got ${c.dedup.numPerm}`);
+  if ((c.dedup.bands === undefined) !== (c.dedup.rows === undefined)) {
+    throw new ConfigError(c.dedup.bands === undefined ? 'dedup.bands' : 'dedup.rows', 'must be set together with the other (or neither, to have them chosen for dedup.threshold)');
+  }
+  if (c.dedup.bands !== undefined && c.dedup.rows !== undefined && c.dedup.bands * c.dedup.rows > c.dedup.numPerm) {
+    throw new ConfigError('dedup.numPerm', `must be at least dedup.bands * dedup.rows (${c.dedup.bands} * ${c.dedup.rows} = ${c.dedup.bands * c.dedup.rows}), got ${c.dedup.numPerm}`);
   }
   if (c.model.dModel % c.model.nHead !== 0) {
     throw new ConfigError('model.dModel', `must be divisible by model.nHead (${c.model.nHead}), got ${c.model.dModel}`);

@@ -22,7 +22,7 @@ describe('kiln', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kiln-cli-'));
     const cases: [unknown, RegExp][] = [
       [{ name: 'x', train: { steps: -1 } }, /`train\.steps` must be >= 1, got -1/],
-      [{ name: 'x', dedup: { bands: 10, rows: 10, numPerm: 256 } }, /`dedup\.numPerm` must equal dedup\.bands \* dedup\.rows \(10 \* 10 = 100\), got 256/],
+      [{ name: 'x', dedup: { bands: 30, rows: 10, numPerm: 256 } }, /`dedup\.numPerm` must be at least dedup\.bands \* dedup\.rows \(30 \* 10 = 300\), got 256/],
       [{ name: 'x', model: { dModel: 30, nHead: 4 } }, /`model\.dModel` must be divisible by model\.nHead \(4\), got 30/],
       [{ name: 'Bad Name' }, /`name` must match pattern/],
       [{ name: 'x', artifacts: 'ftp://host/x' }, /`artifacts` must match pattern/],

@@ -4,13 +4,14 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporalBinary } from '../../cli/stack.js';
 import { workflowsPath } from '../../workers/workflowBundle.js';
+import { SEARCH_ATTRIBUTES } from '../../workflows/definitions.js';
 
 // Workers' INFO lines would bury the test report.
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
 export async function startTestServer(): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: temporalBinary() }, ip: '127.0.0.1' },
+    server: { executable: { type: 'existing-path', path: temporalBinary() }, ip: '127.0.0.1', searchAttributes: SEARCH_ATTRIBUTES },
   });
 }
 

@@ -17,6 +17,7 @@ import { pauseSignal, rendezvousQuery, rendezvousSignal, resumeSignal, statusQue
 import type { PipelineResult } from '../../workflows/pipeline.js';
 import { startTestServer, workflowBundle } from '../support/temporal.js';
 import { waitFor } from '../support/waitFor.js';
+import { runWithGpuWorkers } from '../support/gpuWorkers.js';
 
 let env: TestWorkflowEnvironment;
 before(async () => void (env = await startTestServer()));
@@ -68,6 +69,7 @@ function activities(calls: string[], hold?: { release: Promise<void> }) {
       return { rank: input.rank, status: 'done' as const, step: 4, finalLoss: 2.5, checkpoint: 'file:///a/train/r/checkpoints/step_00000004' };
     },
     async latestCheckpoint() { return null; },
+    async trainingReport() { return { reportUri: 'file:///a/train/r/report/training.html', attempts: [] }; },
     async exportModelStage() { record('export'); return stageResult('export'); },
     async generateSamplesStage() { record('generate'); return stageResult('generate', { samplesUri: 's' }); },
     async deployModel() {
@@ -82,8 +84,8 @@ async function withWorkers<T>(acts: ReturnType<typeof activities>, body: () => P
   const conn = env.nativeConnection;
   const wf = await Worker.create({ connection: conn, taskQueue: TASK_QUEUES.workflows, workflowBundle: await workflowBundle() });
   const data = await Worker.create({ connection: conn, taskQueue: TASK_QUEUES.data, activities: acts.data });
-  const gpu = await Worker.create({ connection: conn, taskQueue: TASK_QUEUES.gpu, activities: acts.gpu, maxConcurrentActivityTaskExecutions: 4 });
-  return wf.runUntil(data.runUntil(gpu.runUntil(body)));
+  // Two GPU workers: a gang places one node on each, through the workers' own queues.
+  return wf.runUntil(data.runUntil(runWithGpuWorkers({ address: env.address, client: env.client, activities: acts.gpu }, body)));
 }
 
 describe('llmPipeline', () => {

@@ -1,5 +1,6 @@
-// trainingRun against a real local Temporal server with inline node activities: rendezvous,
-// gang restart after a lost node, pause and resume, and the restart bound.
+// trainingRun against a real local Temporal server with inline node activities: placement on
+// distinct workers' own queues, rendezvous, gang restart after a lost node, pause and resume
+// (also during a restart), the restart bound, continue-as-new with status and search attributes.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Context } from '@temporalio/activity';
@@ -8,16 +9,28 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { ErrorType } from '../../lib/errors.js';
-import { pauseSignal, rendezvousQuery, rendezvousSignal, resumeSignal, statusQuery, TASK_QUEUES, type TrainingStatus } from '../../workflows/definitions.js';
+import {
+  kilnStepAttribute,
+  pauseSignal,
+  progressSignal,
+  rendezvousQuery,
+  rendezvousSignal,
+  resumeSignal,
+  statusQuery,
+  TASK_QUEUES,
+  type TrainingStatus,
+} from '../../workflows/definitions.js';
 import type { TrainNodeInput, TrainNodeResult } from '../../activities/train/types.js';
+import type { TrainingRunInput } from '../../workflows/training.js';
 import { startTestServer, workflowBundle } from '../support/temporal.js';
 import { waitFor } from '../support/waitFor.js';
+import { runWithGpuWorkers } from '../support/gpuWorkers.js';
 
 let env: TestWorkflowEnvironment;
 before(async () => void (env = await startTestServer()));
 after(async () => env?.teardown());
 
-const baseInput = {
+const baseInput: TrainingRunInput = {
   runKey: 'k'.repeat(64),
   trainer: { seed: 1, model: {}, train: { steps: 30 }, vocabSize: 300, seqLen: 8, eosTokenId: 0 },
   shardsDir: 'file:///nowhere/shards',
@@ -29,12 +42,14 @@ const baseInput = {
 };
 
 type NodeBehaviour = (input: TrainNodeInput, ctx: Context) => Promise<TrainNodeResult>;
+type Handle = ReturnType<typeof env.client.workflow.getHandle>;
 
 /** Node activities that really rendezvous through the workflow, then follow `behaviour`. */
 function nodeActivities(behaviour: NodeBehaviour, log: string[], checkpoints: { uri: string; step: number }[]) {
   return {
     async trainNode(input: TrainNodeInput): Promise<TrainNodeResult> {
       const ctx = Context.current();
+      log.push(`attempt ${input.attempt} rank ${input.rank} on ${ctx.info.taskQueue}`);
       const handle = env.client.workflow.getHandle(input.trainingWorkflowId);
       if (input.rank === 0) {
         const latest = checkpoints.at(-1);
@@ -54,45 +69,52 @@ function nodeActivities(behaviour: NodeBehaviour, log: string[], checkpoints: { 
     async latestCheckpoint() {
       return checkpoints.at(-1) ?? null;
     },
+    async trainingReport(input: { checkpointsUri: string }) {
+      return { reportUri: `${input.checkpointsUri}/../report/training.html`, attempts: [] };
+    },
   };
 }
 
-async function runTraining(id: string, activities: object, body: (h: ReturnType<typeof env.client.workflow.getHandle>) => Promise<void> = async () => {}) {
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: TASK_QUEUES.workflows,
-    workflowBundle: await workflowBundle(),
-  });
-  const gpu = await Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUES.gpu, activities, maxConcurrentActivityTaskExecutions: 4 });
-  return worker.runUntil(
-    gpu.runUntil(async () => {
-      const handle = await env.client.workflow.start('trainingRun', { taskQueue: TASK_QUEUES.workflows, workflowId: id, args: [baseInput] });
-      await body(handle);
-      return handle.result().then(
-        (value) => ({ value, error: undefined }),
-        (error) => ({ value: undefined, error }),
-      ).then(async (r) => ({ ...r, status: (await handle.query(statusQuery)) as TrainingStatus }));
-    }),
-  );
+/** Blocks, heartbeating, until the workflow cancels the node; `onCancel` runs first. */
+async function runUntilCancelled(ctx: Context, onCancel: () => void = () => {}): Promise<never> {
+  for (;;) {
+    ctx.heartbeat();
+    await new Promise((r) => setTimeout(r, 100));
+    if (ctx.cancellationSignal.aborted) {
+      onCancel();
+      throw ctx.cancellationSignal.reason;
+    }
+  }
 }
 
+async function runTraining(id: string, activities: object, body: (h: Handle) => Promise<void> = async () => {}, input: Partial<TrainingRunInput> = {}) {
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUES.workflows, workflowBundle: await workflowBundle() });
+  let out!: { value: Awaited<ReturnType<Handle['result']>> | undefined; error: unknown; status: TrainingStatus; handle: Handle };
+  await worker.runUntil(
+    runWithGpuWorkers({ address: env.address, client: env.client, activities }, async () => {
+      const handle = await env.client.workflow.start('trainingRun', { taskQueue: TASK_QUEUES.workflows, workflowId: id, args: [{ ...baseInput, ...input }] });
+      await body(handle);
+      const r = await handle.result().then(
+        (value) => ({ value, error: undefined }),
+        (error) => ({ value: undefined, error }),
+      );
+      out = { ...r, status: (await handle.query(statusQuery)) as TrainingStatus, handle };
+    }),
+  );
+  return out;
+}
+
+const status = async (h: Handle) => (await h.query(statusQuery)) as TrainingStatus;
+
 describe('trainingRun', () => {
-  it('meets through the workflow and restarts the whole gang from the last checkpoint when a node is lost', async () => {
+  it('places the ranks on distinct workers through their own queues, and restarts the whole gang from the last checkpoint when a node is lost', async () => {
     const log: string[] = [];
     const checkpoints = [{ uri: 'file:///nowhere/ckpt/step_00000010', step: 10 }];
-    const behaviour: NodeBehaviour = async (input) => {
+    const behaviour: NodeBehaviour = async (input, ctx) => {
       if (input.attempt === 1 && input.rank === 1) {
         throw ApplicationFailure.create({ type: ErrorType.NodeFailed, message: 'peer lost' });
       }
-      if (input.attempt === 1) {
-        // rank 0 of the first gang blocks until the workflow cancels it
-        const ctx = Context.current();
-        for (;;) {
-          ctx.heartbeat();
-          await new Promise((r) => setTimeout(r, 100));
-          if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
-        }
-      }
+      if (input.attempt === 1) return runUntilCancelled(ctx); // rank 0 of the first gang waits to be stopped
       return { rank: input.rank, status: 'done', step: 30, finalLoss: 1.5, checkpoint: 'file:///nowhere/ckpt/step_00000030' };
     };
     const r = await runTraining('train-restart', nodeActivities(behaviour, log, checkpoints));
@@ -100,24 +122,50 @@ describe('trainingRun', () => {
     assert.equal(r.value!.steps, 30);
     assert.equal(r.value!.attempts, 2);
     assert.equal(r.value!.gangRestarts, 1);
+    assert.equal(r.value!.reportUri, 'file:///nowhere/ckpt/../report/training.html');
     assert.match(r.status.lastError ?? '', /peer lost/);
-    assert.deepEqual(log, [
+    assert.equal(r.status.stopMode, undefined);
+    // Every gang: one node per worker, each on that worker's own queue.
+    for (const attempt of [1, 2]) {
+      const queues = log.filter((l) => l.startsWith(`attempt ${attempt} `)).map((l) => l.split(' on ')[1]).sort();
+      assert.deepEqual(queues, ['llm-gpu/w0', 'llm-gpu/w1'], `attempt ${attempt}: ${log.join('; ')}`);
+    }
+    assert.deepEqual([...r.status.placement!].sort(), ['w0', 'w1']);
+    assert.deepEqual(log.filter((l) => l.startsWith('rank1')), [
       'rank1 met rank0 at port 29501 from file:///nowhere/ckpt/step_00000010',
       'rank1 met rank0 at port 29502 from file:///nowhere/ckpt/step_00000010',
     ]);
+  });
+
+  it('tells the survivors of a lost node to die (stopMode kill), and a pause to checkpoint', async () => {
+    const modes: string[] = [];
+    const behaviour: NodeBehaviour = async (input, ctx) => {
+      if (input.attempt === 1 && input.rank === 1) throw ApplicationFailure.create({ type: ErrorType.NodeFailed, message: 'peer lost' });
+      if (input.attempt === 1) {
+        return runUntilCancelled(ctx, () => undefined).catch(async (err) => {
+          const s = (await env.client.workflow.getHandle(input.trainingWorkflowId).query(statusQuery)) as TrainingStatus;
+          modes.push(String(s.stopMode));
+          throw err;
+        });
+      }
+      return { rank: input.rank, status: 'done', step: 30, finalLoss: 1, checkpoint: 'file:///nowhere/ckpt/step_00000030' };
+    };
+    const r = await runTraining('train-stopmode', nodeActivities(behaviour, [], []));
+    assert.equal(r.error, undefined);
+    assert.deepEqual(modes, ['kill']);
   });
 
   it('fails non-retryably once the gang restart budget is spent, naming the last error', async () => {
     const behaviour: NodeBehaviour = async (input) => {
       throw ApplicationFailure.create({ type: ErrorType.NodeFailed, message: `node ${input.rank} crashed` });
     };
-    const r = await runTraining('train-exhausted', nodeActivities(behaviour, [], []));
+    const r = await runTraining('train-exhausted', nodeActivities(behaviour, [], []), undefined, { maxGangRestarts: 1 });
     assert.ok(r.error instanceof WorkflowFailedError);
     const cause = r.error.cause as ApplicationFailure;
     assert.equal(cause.type, ErrorType.GangRestartsExhausted);
     assert.equal(cause.nonRetryable, true);
-    assert.match(cause.message, /failed 3 times \(train.maxGangRestarts = 2\).*node \d crashed/);
-    assert.equal(r.status.attempts, 3);
+    assert.match(cause.message, /failed 2 times \(train.maxGangRestarts = 1\).*node \d crashed/);
+    assert.equal(r.status.attempts, 2);
   });
 
   it('does not restart a gang whose node failed with a fatal (non-retryable) error', async () => {
@@ -149,29 +197,22 @@ describe('trainingRun', () => {
     const log: string[] = [];
     const behaviour: NodeBehaviour = async (input, ctx) => {
       if (input.attempt === 1) {
-        for (;;) {
-          ctx.heartbeat();
-          await new Promise((r) => setTimeout(r, 100));
-          if (ctx.cancellationSignal.aborted) {
-            // what a real node does on SIGTERM: checkpoint at the step boundary, then stop
-            if (input.rank === 0) checkpoints.push({ uri: 'file:///nowhere/ckpt/step_00000017', step: 17 });
-            throw ctx.cancellationSignal.reason;
-          }
-        }
+        // what a real node does on SIGTERM: checkpoint at the step boundary, then stop
+        return runUntilCancelled(ctx, () => void (input.rank === 0 && checkpoints.push({ uri: 'file:///nowhere/ckpt/step_00000017', step: 17 })));
       }
       return { rank: input.rank, status: 'done', step: 30, finalLoss: 1.0, checkpoint: 'file:///nowhere/ckpt/step_00000030' };
     };
     const r = await runTraining('train-pause', nodeActivities(behaviour, log, checkpoints), async (handle) => {
-      await waitFor('the first gang', async () => ((await handle.query(statusQuery)) as TrainingStatus).attempts === 1, 30_000, 200);
-      await new Promise((res) => setTimeout(res, 1000));
+      await waitFor('the first gang running', async () => (await status(handle)).gang === 'running', 30_000, 200);
       await handle.signal(pauseSignal);
       await waitFor('paused at the step-17 checkpoint', async () => {
-        const s = (await handle.query(statusQuery)) as TrainingStatus;
-        return s.paused && s.gang === 'paused' && s.lastCheckpoint === 'file:///nowhere/ckpt/step_00000017';
+        const s = await status(handle);
+        return s.paused && s.gang === 'paused' && s.lastCheckpoint === 'file:///nowhere/ckpt/step_00000017' && s.lastCheckpointStep === 17;
       }, 30_000, 200);
-      // paused: no new gang starts until resume
+      // paused: no new gang starts until resume, and no node runs
       await new Promise((res) => setTimeout(res, 1500));
-      assert.equal(((await handle.query(statusQuery)) as TrainingStatus).attempts, 1);
+      assert.equal((await status(handle)).attempts, 1);
+      assert.deepEqual(await runningActivities(handle), []);
       await handle.signal(resumeSignal);
     });
     assert.equal(r.error, undefined);
@@ -179,5 +220,83 @@ describe('trainingRun', () => {
     assert.equal(r.value!.gangRestarts, 0, 'a pause is not a restart');
     assert.deepEqual(log.at(-1), 'rank1 met rank0 at port 29502 from file:///nowhere/ckpt/step_00000017');
   });
+
+  it('a pause that arrives during a restart (between the lost node and the new gang) holds the new gang until resume', async () => {
+    const checkpoints = [{ uri: 'file:///nowhere/ckpt/step_00000020', step: 20 }];
+    const log: string[] = [];
+    const behaviour: NodeBehaviour = async (input, ctx) => {
+      if (input.attempt === 1 && input.rank === 1) throw ApplicationFailure.create({ type: ErrorType.NodeFailed, message: 'peer lost' });
+      if (input.attempt === 1) return runUntilCancelled(ctx);
+      return { rank: input.rank, status: 'done', step: 30, finalLoss: 1.0, checkpoint: 'file:///nowhere/ckpt/step_00000030' };
+    };
+    const r = await runTraining('train-pause-restart', nodeActivities(behaviour, log, checkpoints), async (handle) => {
+      // The restart waits out its 2 s backoff: pause inside it.
+      await waitFor('the gang restarting', async () => (await status(handle)).gang === 'restarting', 30_000, 50);
+      await handle.signal(pauseSignal);
+      await waitFor('paused', async () => (await status(handle)).gang === 'paused', 30_000, 100);
+      await new Promise((res) => setTimeout(res, 3000)); // longer than the backoff
+      const s = await status(handle);
+      assert.equal(s.attempts, 1, 'no new gang while paused');
+      assert.deepEqual(await runningActivities(handle), []);
+      await handle.signal(resumeSignal);
+    });
+    assert.equal(r.error, undefined);
+    assert.equal(r.value!.attempts, 2);
+    assert.equal(r.value!.gangRestarts, 1);
+    assert.equal(log.at(-1), 'rank1 met rank0 at port 29502 from file:///nowhere/ckpt/step_00000020');
+  });
+
+  it('continues as new before the history grows large, keeping status, attempts and the step search attribute', async () => {
+    const checkpoints: { uri: string; step: number }[] = [];
+    let step = 0;
+    const behaviour: NodeBehaviour = async (input, ctx) => {
+      const handle = env.client.workflow.getHandle(input.trainingWorkflowId);
+      if (input.rank === 1) return runUntilCancelled(ctx).catch((err) => { throw err; });
+      // rank 0 reports progress (each report grows the history) until stopped or done
+      for (;;) {
+        if (ctx.cancellationSignal.aborted) {
+          checkpoints.push({ uri: `file:///nowhere/ckpt/step_${String(step).padStart(8, '0')}`, step });
+          throw ctx.cancellationSignal.reason;
+        }
+        if (step >= 30) return { rank: 0, status: 'done', step, finalLoss: 0.5, checkpoint: 'file:///nowhere/ckpt/step_00000030' };
+        step += 1;
+        await handle.signal(progressSignal, { step, totalSteps: 30, loss: 3 - step / 15, attempt: input.attempt }).catch(() => undefined);
+        ctx.heartbeat();
+        await new Promise((r) => setTimeout(r, 60));
+      }
+    };
+    const seen: TrainingStatus[] = [];
+    const r = await runTraining(
+      'train-continue-as-new',
+      nodeActivities(behaviour, [], checkpoints),
+      async (handle) => {
+        await waitFor('a second run', async () => {
+          const s = await status(handle);
+          seen.push(s);
+          return (s.runs ?? 1) >= 2 && s.gang === 'running';
+        }, 60_000, 100);
+      },
+      { maxHistoryEvents: 60, trainer: { ...baseInput.trainer, train: { steps: 30 } } },
+    );
+    assert.equal(r.error, undefined, String(r.error));
+    assert.equal(r.value!.steps, 30);
+    assert.ok(r.value!.runs >= 2, `runs: ${r.value!.runs}`);
+    assert.equal(r.value!.gangRestarts, 0, 'continuing as new is not a restart');
+    assert.equal(r.value!.attempts, r.value!.runs, 'attempt numbering runs on across runs: one gang per run here');
+    // The status seen across the switch never went backwards.
+    const steps = seen.map((s) => s.step);
+    assert.deepEqual(steps, [...steps].sort((a, b) => a - b));
+    assert.ok(r.status.firstLoss !== undefined && r.status.firstLossStep === 1, 'first loss carried over');
+    const d = await r.handle.describe();
+    assert.equal(d.typedSearchAttributes.get(kilnStepAttribute), 30);
+    assert.notEqual(d.runId, (await env.client.workflow.getHandle('train-continue-as-new').describe()).raw.workflowExecutionInfo?.firstRunId);
+  });
 });
 
+/** Activity types with a started, not yet finished attempt. */
+async function runningActivities(handle: Handle): Promise<string[]> {
+  const d = await handle.describe();
+  return (d.raw.pendingActivities ?? [])
+    .filter((a) => String(a.state) === 'PENDING_ACTIVITY_STATE_STARTED' || a.state === 2)
+    .map((a) => a.activityType?.name ?? '');
+}

@@ -1,0 +1,24 @@
+/**
+ * Placement of a gang, one rank per GPU worker. Each rank's claim runs on the shared GPU queue;
+ * the worker that picks it up tells the training workflow its own queue (`llm-gpu/<worker id>`)
+ * and keeps the claim running until the workflow has heard from every rank. A worker runs one
+ * claim at a time (one slot on the shared queue), so the ranks land on distinct workers; the
+ * workflow then schedules each node on its worker's queue and cancels the claims.
+ */
+import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import { claimSignal, gpuWorkerQueue, type WorkerClaim } from '../../workflows/definitions.js';
+import type { ClaimInput } from './types.js';
+
+export function createClaimWorker(deps: { client: Client; workerId?: string }) {
+  return async function claimWorker(input: ClaimInput): Promise<WorkerClaim> {
+    if (!deps.workerId) throw new Error('this GPU worker has no id (KILN_WORKER_ID): it cannot take gang nodes');
+    const ctx = Context.current();
+    const claim: WorkerClaim = { attempt: input.attempt, rank: input.rank, workerId: deps.workerId, taskQueue: gpuWorkerQueue(deps.workerId) };
+    await deps.client.workflow.getHandle(input.trainingWorkflowId).signal(claimSignal, claim);
+    for (;;) {
+      ctx.heartbeat(claim);
+      await ctx.sleep(500); // rejects with the cancellation once the gang is placed
+    }
+  };
+}
