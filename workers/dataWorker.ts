@@ -5,12 +5,15 @@
 import { Worker } from '@temporalio/worker';
 import { createDataActivities } from '../activities/data.js';
 import { TASK_QUEUES } from '../workflows/definitions.js';
-import { connectWorker, temporalNamespace } from './connection.js';
+import { connectClient, connectWorker, temporalNamespace } from './connection.js';
+import { ensureSearchAttributes } from './searchAttributes.js';
 import { workflowsPath } from './workflowBundle.js';
 
 async function main(): Promise<void> {
   const connection = await connectWorker();
   const namespace = temporalNamespace();
+  // The pipeline upserts KilnStage: the attribute must exist before this worker runs a workflow task.
+  await ensureSearchAttributes(await connectClient(), namespace);
   const workflows = await Worker.create({ connection, namespace, taskQueue: TASK_QUEUES.workflows, workflowsPath });
   const data = await Worker.create({
     connection,

@@ -42,7 +42,9 @@ function activities(calls: string[], hold?: { release: Promise<void> }) {
     },
     async ingestStage() { record('ingest'); return stageResult('ingest', { rows: 10 }); },
     async cleanStage() { record('clean'); return stageResult('clean', { kept: 8 }); },
-    async dedupStage() { record('dedup'); return stageResult('dedup', { kept: 7 }); },
+    // The dedup child workflow's plan step finds the stage done (as on a re-run): one call.
+    async dedupPlan() { record('dedup'); return { done: stageResult('dedup', { kept: 7 }) }; },
+    async dataReportStage() { record('dataReport'); return stageResult('data-report', { html: 'file:///a/stages/data-report/x/report.html' }); },
     async tokenizerStage() { record('tokenizer'); return stageResult('tokenizer', { vocabSize: 300, tokenizerUri: 'file:///a/tok.json' }); },
     async shardStage() { record('shard'); return stageResult('shard', { train_samples: 5 }); },
     async planTraining() {
@@ -137,7 +139,7 @@ describe('llmPipeline', () => {
     });
     assert.deepEqual(
       calls.filter((c) => !c.startsWith('trainNode')),
-      ['prepareRun', 'ingest', 'clean', 'dedup', 'tokenizer', 'shard', 'planTraining', 'export', 'generate', 'evalStage', 'deploy'],
+      ['prepareRun', 'ingest', 'clean', 'dedup', 'dataReport', 'tokenizer', 'shard', 'planTraining', 'export', 'generate', 'evalStage', 'deploy'],
     );
     assert.deepEqual(calls.filter((c) => c.startsWith('trainNode')).sort(), ['trainNode:0:1', 'trainNode:1:1']);
     assert.equal(result.train.finalLoss, 2.5);
