@@ -9,7 +9,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ApplicationFailure } from '@temporalio/common';
 import { Binary, Field, List, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { Compression, Table as WasmTable, writeParquet, WriterPropertiesBuilder } from 'parquet-wasm';
 import { tableToIPC } from 'apache-arrow';
@@ -21,6 +20,7 @@ import { readParquetTable, writeParquetTable } from '../../lib/parquet.js';
 import { rowsToTable, tableToRows } from '../../lib/stackSchema.js';
 import { fileUri, fileUriToPath } from '../../lib/storage/index.js';
 import { stackRow, tmpDir, writeRows } from './fixtures.js';
+import { failureMatching } from '../support/failures.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const GOOD = `def add(a, b):\n    return a + b\n\n\nprint(add(1, 2))\n`;
@@ -38,15 +38,6 @@ async function throughStages(source: string, extra: Partial<IngestInput> = {}) {
   return { ingest, clean, dedup };
 }
 
-function fatalNaming(type: string, ...patterns: RegExp[]) {
-  return (err: unknown) => {
-    assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
-    assert.equal(err.type, type);
-    assert.equal(err.nonRetryable, true);
-    for (const p of patterns) assert.match(err.message, p);
-    return true;
-  };
-}
 
 /** A Stack file whose `content` holds non-UTF-8 bytes in a string column (written uncompressed, then patched). */
 function stringColumnWithBadUtf8(path: string): void {
@@ -88,7 +79,7 @@ describe('bad input through ingest, clean and dedup', () => {
     assert.ok(dedup.outputs.length >= 1);
     await assert.rejects(
       ingestStage({ artifactsRoot: fileUri(tmpDir()), source: fileUri(dir), languages: [], maxRowsPerLanguage: null, onBadFile: 'fail' }),
-      fatalNaming('KilnInvalidInput', /b-garbage\.parquet/, /cannot read/),
+      failureMatching('KilnInvalidInput', /b-garbage\.parquet/, /cannot read/),
     );
   });
 
@@ -98,7 +89,7 @@ describe('bad input through ingest, clean and dedup', () => {
     writeFileSync(join(dir, 'y.parquet'), writeParquetTable(new Table({ lang: vectorFromArray(['Python'], new Utf8()) })));
     await assert.rejects(
       ingestStage({ artifactsRoot: fileUri(tmpDir()), source: fileUri(dir), languages: [], maxRowsPerLanguage: null }),
-      fatalNaming('KilnInvalidInput', /no rows with a language/, /2 of 2 file\(s\) skipped as unreadable/),
+      failureMatching('KilnInvalidInput', /no rows with a language/, /2 of 2 file\(s\) skipped as unreadable/),
     );
   });
 
@@ -145,7 +136,7 @@ describe('bad input through ingest, clean and dedup', () => {
     writeFileSync(join(onlyEmpty, 'e.parquet'), writeParquetTable(rowsToTable([])));
     await assert.rejects(
       ingestStage({ artifactsRoot: fileUri(tmpDir()), source: fileUri(onlyEmpty), languages: [], maxRowsPerLanguage: null }),
-      fatalNaming('KilnInvalidInput', /1 file\(s\) empty/),
+      failureMatching('KilnInvalidInput', /1 file\(s\) empty/),
     );
   });
 

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { ApplicationFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
 import { Field, List, Struct, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { ingestStage } from '../../activities/ingest.js';
@@ -12,16 +11,8 @@ import { stackSchema, tableToRows } from '../../lib/stackSchema.js';
 import { normalizeLicences } from '../../lib/stackSource.js';
 import { fileUri, fileUriToPath } from '../../lib/storage/index.js';
 import { STACK_SAMPLE, STACK_SAMPLE_URI, stackRow, tmpDir, writeRows } from './fixtures.js';
+import { failureMatching } from '../support/failures.js';
 
-function isFailure(type: string, ...patterns: RegExp[]) {
-  return (err: unknown) => {
-    assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
-    assert.equal(err.type, type);
-    assert.equal(err.nonRetryable, true);
-    for (const p of patterns) assert.match(err.message, p);
-    return true;
-  };
-}
 
 function readOutput(uri: string) {
   return readParquetTable(readFileSync(fileUriToPath(uri)), uri);
@@ -108,7 +99,7 @@ describe('ingestStage options', () => {
   it('fails with the languages present when a language has no rows', async () => {
     await assert.rejects(
       ingestStage({ artifactsRoot: root, source: pythonFile, languages: ['Python', 'Klingon'], maxRowsPerLanguage: null, seed: 1 }),
-      isFailure('KilnInvalidInput', /no rows for languages \[Klingon\]/, /languages present: Python \(710\)/, /train-00001-of-00002\.parquet/),
+      failureMatching('KilnInvalidInput', /no rows for languages \[Klingon\]/, /languages present: Python \(710\)/, /train-00001-of-00002\.parquet/),
     );
   });
 
@@ -117,7 +108,7 @@ describe('ingestStage options', () => {
     writeFileSync(join(empty, 'notes.txt'), 'hello');
     await assert.rejects(
       ingestStage({ artifactsRoot: root, source: fileUri(empty), languages: [], maxRowsPerLanguage: null, seed: 1 }),
-      isFailure('KilnNotFound', /no Parquet files/),
+      failureMatching('KilnNotFound', /no Parquet files/),
     );
   });
 });
@@ -133,7 +124,7 @@ describe('ingestStage on bad input', () => {
     writeFileSync(join(dir, 'b-bad.parquet'), writeParquetTable(bad));
     await assert.rejects(
       ingestStage({ artifactsRoot: root, source: fileUri(dir), languages: [], maxRowsPerLanguage: null, seed: 1, onBadFile: 'fail' }),
-      isFailure(
+      failureMatching(
         'KilnSchemaMismatch',
         /b-bad\.parquet/,
         /missing column\(s\) max_stars_repo_path \(or path\), max_stars_repo_name \(or repository_name, repo_name\), max_stars_repo_licenses \(or licenses, license\), content;/,
@@ -165,7 +156,7 @@ describe('ingestStage on bad input', () => {
     writeFileSync(join(dir, 'sub', 'corrupt.parquet'), 'PAR1 this is not really parquet PAR1');
     await assert.rejects(
       ingestStage({ artifactsRoot: root, source: fileUri(dir), languages: [], maxRowsPerLanguage: null, seed: 1, onBadFile: 'fail' }),
-      isFailure('KilnInvalidInput', /sub\/corrupt\.parquet/, /cannot read .* as Parquet/),
+      failureMatching('KilnInvalidInput', /sub\/corrupt\.parquet/, /cannot read .* as Parquet/),
     );
   });
 });

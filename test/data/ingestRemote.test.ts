@@ -8,7 +8,6 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ingestStage } from '../../activities/ingest.js';
 import { ErrorType } from '../../lib/errors.js';
@@ -17,6 +16,7 @@ import { parseHubUri } from '../../lib/storage/hubSource.js';
 import { closeStores, HttpStore, S3Store, store, storeFor } from '../../lib/storage/index.js';
 import { startHttpServer, type TestHttpServer } from '../support/httpServer.js';
 import { startMinio, type MinioServer } from '../support/minio.js';
+import { failureMatching } from '../support/failures.js';
 
 const SAMPLE = new URL('../../../shared/data/stack-sample', import.meta.url).pathname;
 const TOKEN = 'hf_test_token_never_logged_0123456789';
@@ -64,15 +64,6 @@ beforeEach(() => {
   process.env.HF_TOKEN = TOKEN;
 });
 
-function rejectsWith(type: string, ...patterns: RegExp[]) {
-  return (err: unknown) => {
-    assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
-    assert.equal(err.type, type);
-    assert.equal(err.nonRetryable, true);
-    for (const p of patterns) assert.match(err.message, p);
-    return true;
-  };
-}
 
 function manifestText(r: { manifestUri: string }): string {
   return readFileSync(new URL(r.manifestUri), 'utf8');
@@ -96,7 +87,7 @@ describe('ingest from https', () => {
 
   it('fails non-retryably, naming the URL, when the file does not exist', async () => {
     const source = `${srv.baseUrl}/resolve/data/python/missing.parquet`;
-    await assert.rejects(ingestStage({ artifactsRoot: root, source, languages: ['python'], maxRowsPerLanguage: null }, deps), rejectsWith(ErrorType.NotFound, /missing\.parquet/));
+    await assert.rejects(ingestStage({ artifactsRoot: root, source, languages: ['python'], maxRowsPerLanguage: null }, deps), failureMatching(ErrorType.NotFound, /missing\.parquet/));
   });
 });
 
@@ -109,7 +100,7 @@ describe('ingest from the Hugging Face hub (hf://)', () => {
       path: 'data/python/*.parquet',
     });
     assert.equal(parseHubUri('hf://datasets/a/b@refs%2Fconvert%2Fparquet/x').revision, 'refs/convert/parquet');
-    assert.throws(() => parseHubUri('hf://models/gpt2/config.json'), rejectsWith(ErrorType.Unsupported, /hf:\/\/datasets\/<owner>\/<name>/));
+    assert.throws(() => parseHubUri('hf://models/gpt2/config.json'), failureMatching(ErrorType.Unsupported, /hf:\/\/datasets\/<owner>\/<name>/));
   });
 
   it('lists a glob through the paginated tree API and reads each file through resolve/ and the CDN redirect', async () => {
@@ -163,7 +154,7 @@ describe('ingest from the Hugging Face hub (hf://)', () => {
     try {
       await assert.rejects(
         ingestStage({ artifactsRoot: root, source: `hf://datasets/${REPO}@~parquet/default/train`, languages: [], maxRowsPerLanguage: null }, deps),
-        rejectsWith(ErrorType.InvalidInput, /Parquet export of bigcode\/the-stack-mini is partial/, /hf:\/\/datasets\/bigcode\/the-stack-mini\/<path or glob>/),
+        failureMatching(ErrorType.InvalidInput, /Parquet export of bigcode\/the-stack-mini is partial/, /hf:\/\/datasets\/bigcode\/the-stack-mini\/<path or glob>/),
       );
     } finally {
       process.env.KILN_HF_DATASETS_SERVER = hub.baseUrl;
@@ -175,12 +166,12 @@ describe('ingest from the Hugging Face hub (hf://)', () => {
     delete process.env.HF_TOKEN;
     await assert.rejects(
       ingestStage({ artifactsRoot: root, source: `hf://datasets/${REPO}/data/python`, languages: [], maxRowsPerLanguage: null }, deps),
-      rejectsWith(ErrorType.AccessDenied, /HTTP 401/, /set HF_TOKEN/),
+      failureMatching(ErrorType.AccessDenied, /HTTP 401/, /set HF_TOKEN/),
     );
     process.env.HF_TOKEN = 'hf_wrong';
     await assert.rejects(
       ingestStage({ artifactsRoot: root, source: `hf://datasets/${REPO}/data/python/train-00000-of-00002.parquet`, languages: [], maxRowsPerLanguage: null }, deps),
-      (err: unknown) => rejectsWith(ErrorType.AccessDenied, /HF_TOKEN is set but was refused/)(err) && !String((err as Error).message).includes('hf_wrong'),
+      (err: unknown) => failureMatching(ErrorType.AccessDenied, /HF_TOKEN is set but was refused/)(err) && !String((err as Error).message).includes('hf_wrong'),
     );
   });
 

@@ -18,3 +18,12 @@ export function assertRetryable(err: unknown): true {
   assert.ok(!(err instanceof ApplicationFailure && err.nonRetryable), `expected a retryable error, got ${inspect(err)}`);
   return true;
 }
+
+/** A predicate for assert.rejects/throws: a non-retryable ApplicationFailure of `type` matching every pattern. */
+export function failureMatching(type: string, ...patterns: RegExp[]) {
+  return (err: unknown): true => {
+    assertFailure(err, type);
+    for (const p of patterns) assert.match((err as Error).message, p);
+    return true;
+  };
+}
