@@ -150,7 +150,8 @@ describe('trainingRun with a real gang', () => {
   });
 
   it('pause checkpoints and stops the gang with no trainer left; resume continues at exactly that step', async () => {
-    const { handle, input } = await start('pause', 50);
+    // Long enough that the pause (delivered at the next heartbeat, ~1-2 s of tiny steps) lands before the end.
+    const { handle, input } = await start('pause', 300);
     const before = await trainedPast(handle, 12);
     await handle.signal(pauseSignal);
     const paused = await waitFor('paused', async () => {
@@ -158,10 +159,11 @@ describe('trainingRun with a real gang', () => {
       return s.gang === 'paused' ? s : undefined;
     }, 60_000, 100);
     assert.ok(paused.lastCheckpointStep! >= before.step, `paused at step ${paused.lastCheckpointStep}, after ${before.step}`);
+    assert.ok(paused.lastCheckpointStep! < 300, `the pause stopped training before its end (step ${paused.lastCheckpointStep})`);
     for (const name of ['gpu-worker-0', 'gpu-worker-1']) assert.deepEqual(trainerProcesses(env.stack.children.get(name)!.pid!), [], `${name} runs no trainer while paused`);
     await handle.signal(resumeSignal);
     const result = await handle.result();
-    assert.equal(result.steps, 50);
+    assert.equal(result.steps, 300);
     assert.equal(result.gangRestarts, 0);
     const events = await readMetrics(input.checkpointsUri);
     const first = events.filter((e) => e.attempt === 1 && e.event === 'stopped');
