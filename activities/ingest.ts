@@ -20,8 +20,8 @@ import { joinUri, runStage, type StageResult } from '../lib/manifest.js';
 import { ParquetRowGroups } from '../lib/parquetRowGroups.js';
 import { readStringColumn } from '../lib/stackSchema.js';
 import { resolveSourceColumns, sourceRowsToStack, type SourceColumns } from '../lib/stackSource.js';
-import { HttpStore } from '../lib/storage/httpStore.js';
-import { listSourceFiles as listSources, localSource, type SourceFile } from '../lib/storage/sources.js';
+import type { HttpStore } from '../lib/storage/httpStore.js';
+import { listSourceFiles, localSource, withoutQuery, type SourceFile } from '../lib/storage/sources.js';
 import type { ArtifactStore } from '../lib/storage/types.js';
 import { PartitionWriter, type PartLimits } from './ingestPartitions.js';
 import { withHeartbeat, yieldToEventLoop } from './support/heartbeat.js';
@@ -75,11 +75,6 @@ export const DETAILS_NAME = '_DETAILS.json';
 
 export async function defaultStore(deps: StageDeps | undefined): Promise<ArtifactStore> {
   return deps?.store ?? (await import('../lib/storage/index.js')).store;
-}
-
-/** The Parquet files of a source, sorted by URI, with their sizes. */
-export async function listSourceFiles(store: ArtifactStore, source: string, http?: HttpStore): Promise<SourceFile[]> {
-  return listSources(store, source, http);
 }
 
 function resolveOptions(input: IngestInput): { onBadFile: OnBadFile; maxDocumentBytes: number | null } {
@@ -157,7 +152,7 @@ class IngestRun {
 
   progress(): IngestProgress {
     const rowsOut = [...this.writer.partitions.values()].reduce((n, p) => n + p.rowsOut, 0);
-    return { filesRead: this.filesRead, files: this.files.length, rowsIn: this.rowsIn, rowsOut, ...(this.currentFile ? { file: this.currentFile.replace(/[?#].*$/, '') } : {}) };
+    return { filesRead: this.filesRead, files: this.files.length, rowsIn: this.rowsIn, rowsOut, ...(this.currentFile ? { file: withoutQuery(this.currentFile) } : {}) };
   }
 
   private allCapped(): boolean {
@@ -199,7 +194,7 @@ class IngestRun {
 
   private recordSkip(uri: string, reason: string): void {
     // Query strings may hold signatures (presigned URLs): never in the details file.
-    if (this.skipped.length < MAX_SKIPPED_LISTED) this.skipped.push({ uri: uri.replace(/[?#].*$/, ''), reason });
+    if (this.skipped.length < MAX_SKIPPED_LISTED) this.skipped.push({ uri: withoutQuery(uri), reason });
   }
 
   private async ingestFile(file: SourceFile): Promise<void> {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { joinUri, type ManifestFile } from '../lib/manifest.js';
 import { ParquetStreamWriter, PARQUET_ROW_GROUP_SIZE } from '../lib/parquet.js';
 import { langFolder, rowsToTable, type StackRow } from '../lib/stackSchema.js';
-import type { ArtifactStore } from '../lib/storage/types.js';
+import { byUri, type ArtifactStore } from '../lib/storage/types.js';
 
 /** Content bytes of one buffered row group (a row group is also capped at PARQUET_ROW_GROUP_SIZE rows). */
 export const ROW_GROUP_MAX_CONTENT_BYTES = 8 * 1024 * 1024;
@@ -123,7 +123,7 @@ export class PartitionWriter {
   /** Writes every open part out. */
   async finish(): Promise<void> {
     for (const p of this.partitions.values()) await this.closePart(p);
-    this.outputs.sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
+    this.outputs.sort(byUri);
   }
 
   /** Removes local temporaries (after finish, or after a failure). */

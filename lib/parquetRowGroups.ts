@@ -97,13 +97,6 @@ function releaseThread(thread: DecoderThread): void {
   });
 }
 
-/** Ends the shared decoder thread (tests; a later read starts a new one). */
-export async function closeParquetDecoder(): Promise<void> {
-  const t = shared;
-  shared = undefined;
-  await t?.close();
-}
-
 function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

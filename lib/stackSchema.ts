@@ -20,6 +20,7 @@ import {
   type DataType,
   type Vector,
 } from 'apache-arrow';
+import type { ApplicationFailure } from '@temporalio/common';
 import { ErrorType, fatal } from './errors.js';
 
 export type ColumnKind = 'string' | 'int64' | 'float64' | 'list<string>';
@@ -113,15 +114,15 @@ export function assertStackSchema(table: Table, uri: string): void {
     if (!field) missing.push(name);
     else if (!typeMatches(field.type, kind)) mistyped.push(`${name} (expected ${kind}, got ${String(field.type)})`);
   }
-  if (missing.length === 0 && mistyped.length === 0) return;
+  if (missing.length > 0 || mistyped.length > 0) throw schemaMismatch(uri, missing, mistyped);
+}
+
+/** The fatal SchemaMismatch naming the file and each missing or mistyped column. */
+export function schemaMismatch(uri: string, missing: string[], mistyped: string[]): ApplicationFailure {
   const parts: string[] = [];
   if (missing.length > 0) parts.push(`missing column(s) ${missing.join(', ')}`);
   if (mistyped.length > 0) parts.push(`mistyped column(s) ${mistyped.join(', ')}`);
-  throw fatal(
-    ErrorType.SchemaMismatch,
-    `${uri} is not in The Stack's schema: ${parts.join('; ')}`,
-    { uri, missing, mistyped },
-  );
+  return fatal(ErrorType.SchemaMismatch, `${uri} is not in The Stack's schema: ${parts.join('; ')}`, { uri, missing, mistyped });
 }
 
 /** Partition folder of a `lang` value: lower case, spaces turned into '-' (`graphviz-(dot)`). */
@@ -174,7 +175,8 @@ export function forEachUtf8(data: Data, fn: (bytes: Uint8Array | null, index: nu
   }
 }
 
-function readNumberColumn(vector: Vector, indices: readonly number[]): (number | null)[] {
+/** A numeric column's values at `indices` as JS numbers (int64 included). */
+export function readNumberColumn(vector: Vector, indices: readonly number[]): (number | null)[] {
   return indices.map((i) => {
     const v = vector.get(i) as number | bigint | null;
     return v === null || v === undefined ? null : Number(v);

@@ -13,9 +13,17 @@
  * every output row keeps its provenance. A file without them fails with SchemaMismatch naming them.
  */
 import { createHash } from 'node:crypto';
-import { Type, type DataType, type Field, type Schema, type Table, type Vector } from 'apache-arrow';
-import { ErrorType, fatal } from './errors.js';
-import { forEachUtf8, readStringColumn, STACK_COLUMNS, type ColumnKind, type StackColumn, type StackRow } from './stackSchema.js';
+import { Type, type DataType, type Field, type Schema, type Table } from 'apache-arrow';
+import {
+  forEachUtf8,
+  readNumberColumn,
+  readStringColumn,
+  schemaMismatch,
+  STACK_COLUMNS,
+  type ColumnKind,
+  type StackColumn,
+  type StackRow,
+} from './stackSchema.js';
 
 /** Accepted older names per Stack column, in order of preference after the current name. */
 export const STACK_COLUMN_ALIASES: Partial<Record<StackColumn, string[]>> = {
@@ -97,12 +105,7 @@ export function resolveSourceColumns(schema: Schema, uri: string): SourceColumns
     if (!kindAccepts(kind, type, column)) mistyped.push(`${name} (expected ${kind}, got ${String(type)})`);
     else from[column] = name;
   }
-  if (missing.length > 0 || mistyped.length > 0) {
-    const parts: string[] = [];
-    if (missing.length > 0) parts.push(`missing column(s) ${missing.join(', ')}`);
-    if (mistyped.length > 0) parts.push(`mistyped column(s) ${mistyped.join(', ')}`);
-    throw fatal(ErrorType.SchemaMismatch, `${uri} is not in The Stack's schema: ${parts.join('; ')}`, { uri, missing, mistyped });
-  }
+  if (missing.length > 0 || mistyped.length > 0) throw schemaMismatch(uri, missing, mistyped);
   for (const [column] of STACK_COLUMNS) {
     const standIn = starsStandIn(column);
     if (from[column] === undefined && standIn !== undefined && from[standIn] !== undefined) from[column] = from[standIn];
@@ -181,11 +184,6 @@ function readBinaryContent(table: Table, name: string, indices: readonly number[
   return { values: indices.map((i) => byRow.get(i) ?? null), invalid };
 }
 
-function numberAt(vector: Vector, i: number): number | null {
-  const v = vector.get(i) as number | bigint | null | undefined;
-  return v === null || v === undefined ? null : Number(v);
-}
-
 /**
  * Stack rows of a source table at `indices` (ascending). Rows whose binary content is not UTF-8
  * are left out and their indices returned in `invalidUtf8`.
@@ -205,7 +203,7 @@ export function sourceRowsToStack(table: Table, cols: SourceColumns, indices: re
       invalid = r.invalid;
     } else if (kind === 'string') v = readStringColumn(table, name, indices);
     else if (kind === 'list<string>') v = indices.map((i) => normalizeLicences(vector.get(i)));
-    else v = indices.map((i) => numberAt(vector, i));
+    else v = readNumberColumn(vector, indices);
     values.set(`${kind}:${name}`, v);
   }
   const rows: StackRow[] = [];

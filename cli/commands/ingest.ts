@@ -6,7 +6,7 @@
  */
 import type { ParseArgsConfig } from 'node:util';
 import cliProgress from 'cli-progress';
-import { ingestStage, type IngestProgress, type OnBadFile } from '../../activities/ingest.js';
+import { DETAILS_NAME, ingestStage, type IngestProgress, type OnBadFile } from '../../activities/ingest.js';
 import { resolveUri } from '../../activities/prepareRun.js';
 import { UsageError, toUri, numberOption, formatBytes, runStageCommand, formatNumber as fmt } from '../stageCommand.js';
 
@@ -74,7 +74,7 @@ export async function run(argv: string[]): Promise<number> {
       return [
         `ingest: ${fmt(s.rows_out)} rows kept of ${fmt(s.rows_in)} read from ${fmt(s.files_read)} file(s), ${formatBytes(s.bytes_read)} read, ${formatBytes(s.bytes_written)} written`,
         ...Object.entries(per).map(([lang, p]) => `  ${lang.padEnd(width)} ${fmt(p.rows_out).padStart(9)} of ${fmt(p.rows_in)} rows, ${p.parts} part(s)`),
-        ...(dropped.length > 0 ? [`  dropped: ${dropped.join(', ')} (reasons in ${r.dir}/_DETAILS.json)`] : []),
+        ...(dropped.length > 0 ? [`  dropped: ${dropped.join(', ')} (reasons in ${r.dir}/${DETAILS_NAME})`] : []),
       ];
     },
   );

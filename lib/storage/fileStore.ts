@@ -20,7 +20,7 @@ import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType, fatal } from '../errors.js';
-import type { ArtifactStore, ObjectInfo } from './types.js';
+import { byUri, type ArtifactStore, type ObjectInfo } from './types.js';
 
 const TMP_MARK = '.kiln-tmp-';
 
@@ -258,7 +258,7 @@ export class FileStore implements ArtifactStore {
     } else if (st.isDirectory()) {
       await walk(root, out, prefixUri);
     }
-    return out.sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
+    return out.sort(byUri);
   }
 
   async remove(uri: string): Promise<void> {

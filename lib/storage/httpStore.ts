@@ -88,6 +88,19 @@ function networkDetail(err: unknown): string {
   return [...new Set(parts)].join(': ') || String(err);
 }
 
+/** The Content-Length header as a number, when it holds one. */
+function contentLength(res: Response): number | undefined {
+  const n = res.headers.get('content-length');
+  return n !== null && /^\d+$/.test(n) ? Number(n) : undefined;
+}
+
+/** The size of a response body, counted by reading it through (no usable length header). */
+async function bodySize(res: Response): Promise<number> {
+  let size = 0;
+  for await (const chunk of (res.body ?? []) as AsyncIterable<Uint8Array>) size += chunk.byteLength;
+  return size;
+}
+
 async function discard(res: Response): Promise<void> {
   await res.body?.cancel().catch(() => undefined);
 }
@@ -225,8 +238,7 @@ export class HttpStore implements ArtifactStore {
       if (m[2] !== '*') total = Number(m[2]);
     } else if (res.status === 200) {
       state.written = 0;
-      const len = res.headers.get('content-length');
-      if (len !== null && /^\d+$/.test(len)) total = Number(len);
+      total = contentLength(res);
     } else {
       return this.statusError(uri, res);
     }
@@ -299,9 +311,7 @@ export class HttpStore implements ArtifactStore {
       const head = await this.request(uri, 'HEAD');
       await discard(head);
       if (head.status === 200) {
-        const n = head.headers.get('content-length');
-        if (n !== null && /^\d+$/.test(n)) return Number(n);
-        return this.rangedSize(uri);
+        return contentLength(head) ?? this.rangedSize(uri);
       }
       if (head.status === 404 || head.status === 410) return undefined;
       // Refused HEAD: method not allowed, or a signed URL that only allows GET.
@@ -323,22 +333,18 @@ export class HttpStore implements ArtifactStore {
       if (res.status === 416) return 0; // a range past the end of an empty object
     }
     if (res.status === 200) {
-      const n = res.headers.get('content-length');
-      if (n !== null && /^\d+$/.test(n)) {
+      const n = contentLength(res);
+      if (n !== undefined) {
         await discard(res);
-        return Number(n);
+        return n;
       }
-      let size = 0;
-      for await (const chunk of res.body ?? []) size += (chunk as Uint8Array).byteLength;
-      return size;
+      return bodySize(res);
     }
     if (res.status === 206) {
       // No total in Content-Range (`bytes 0-0/*`): count the whole object.
       const full = await this.request(uri, 'GET');
       if (full.status !== 200) return this.statusError(uri, full);
-      let size = 0;
-      for await (const chunk of full.body ?? []) size += (chunk as Uint8Array).byteLength;
-      return size;
+      return bodySize(full);
     }
     return this.statusError(uri, res);
   }

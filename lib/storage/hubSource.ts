@@ -19,6 +19,7 @@ import picomatch from 'picomatch';
 import { ErrorType, fatal } from '../errors.js';
 import { retryable } from './fileStore.js';
 import type { HttpStore } from './httpStore.js';
+import { byUri } from './types.js';
 
 export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co';
 export const DEFAULT_DATASETS_SERVER = 'https://datasets-server.huggingface.co';
@@ -77,10 +78,11 @@ export function resolveUrl(repo: string, revision: string, path: string, env: No
   return `${hubEndpoint(env)}/datasets/${repo}/resolve/${encodeURIComponent(revision)}/${encodePath(path)}`;
 }
 
-const GLOB_CHARS = /[*?[{]/;
+/** Characters that make a path segment a glob (picomatch's syntax). */
+export const GLOB_CHARS = /[*?[{]/;
 
-/** The folder part of a path before its first glob segment. */
-function staticPrefix(path: string): string {
+/** The folder part of a path before its first glob segment (the whole path when it has none). */
+export function staticPrefix(path: string): string {
   const segments = path.split('/');
   const i = segments.findIndex((s) => GLOB_CHARS.test(s));
   return (i < 0 ? segments : segments.slice(0, i)).join('/');
@@ -162,7 +164,7 @@ async function listParquetExport(http: HttpStore, loc: HubLocation, env: NodeJS.
  */
 export async function listHubFiles(uri: string, http: HttpStore, env: NodeJS.ProcessEnv = process.env): Promise<HubFile[]> {
   const loc = parseHubUri(uri);
-  if (loc.revision === PARQUET_EXPORT_REVISION) return sorted(await listParquetExport(http, loc, env));
+  if (loc.revision === PARQUET_EXPORT_REVISION) return (await listParquetExport(http, loc, env)).sort(byUri);
   const named = (path: string) => `hf://datasets/${loc.repo}${loc.revision === 'main' ? '' : `@${encodeURIComponent(loc.revision)}`}/${path}`;
   if (/\.parquet$/i.test(loc.path) && !GLOB_CHARS.test(loc.path)) {
     const url = resolveUrl(loc.repo, loc.revision, loc.path, env);
@@ -180,9 +182,5 @@ export async function listHubFiles(uri: string, http: HttpStore, env: NodeJS.Pro
       size: e.lfs?.size ?? e.size ?? 0,
       ...(e.lfs?.oid ?? e.oid ? { version: e.lfs?.oid ?? e.oid } : {}),
     }));
-  return sorted(files);
-}
-
-function sorted(files: HubFile[]): HubFile[] {
-  return files.sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
+  return files.sort(byUri);
 }

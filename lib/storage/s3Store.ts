@@ -23,7 +23,7 @@ import { Readable } from 'node:stream';
 import { ErrorType, fatal } from '../errors.js';
 import { isKilnFailure, openLocalForUpload, retryable, streamToFileAtomic } from './fileStore.js';
 import { S3_PART_SIZE, S3_QUEUE_SIZE } from './s3Config.js';
-import type { ArtifactStore, ObjectInfo } from './types.js';
+import { byUri, type ArtifactStore, type ObjectInfo } from './types.js';
 
 export interface S3Location {
   bucket: string;
@@ -251,7 +251,7 @@ export class S3Store implements ArtifactStore {
     } catch (err) {
       throw this.fail(err, 'ListObjectsV2', prefixUri);
     }
-    return out.sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
+    return out.sort(byUri);
   }
 
   async remove(uri: string): Promise<void> {

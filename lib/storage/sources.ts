@@ -20,10 +20,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import picomatch from 'picomatch';
 import { ErrorType, fatal } from '../errors.js';
 import { fileUriToPath, isKilnFailure } from './fileStore.js';
-import { isHubUri, listHubFiles } from './hubSource.js';
+import { GLOB_CHARS, isHubUri, listHubFiles, staticPrefix } from './hubSource.js';
 import { HttpStore } from './httpStore.js';
 import { parseS3Uri } from './s3Store.js';
-import type { ArtifactStore } from './types.js';
+import { byUri, type ArtifactStore } from './types.js';
 
 export interface SourceFile {
   /** The name in manifests and messages (file://, s3://, https:// or hf://). */
@@ -35,21 +35,15 @@ export interface SourceFile {
   version?: string;
 }
 
-const GLOB_CHARS = /[*?[{]/;
-const isParquet = (uri: string) => /\.parquet$/i.test(uri.replace(/[?#].*$/, ''));
+/** `uri` without its query string or fragment (which may hold signatures: never logged or stored). */
+export const withoutQuery = (uri: string) => uri.replace(/[?#].*$/, '');
+const isParquet = (uri: string) => /\.parquet$/i.test(withoutQuery(uri));
 
 /** Splits `<scheme>://<static part>/<glob part>` at the first segment holding a glob character. */
 function splitGlob(uri: string): { base: string } | undefined {
   const scheme = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(uri)?.[0] ?? '';
   const rest = uri.slice(scheme.length);
-  if (!GLOB_CHARS.test(rest)) return undefined;
-  const segments = rest.split('/');
-  const i = segments.findIndex((s) => GLOB_CHARS.test(s));
-  return { base: scheme + segments.slice(0, i).join('/') };
-}
-
-function sortByUri<T extends { uri: string }>(files: T[]): T[] {
-  return files.sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
+  return GLOB_CHARS.test(rest) ? { base: scheme + staticPrefix(rest) } : undefined;
 }
 
 /**
@@ -81,7 +75,7 @@ export async function listSourceFiles(store: ArtifactStore, source: string, http
     const what = listedCount === 0 ? 'nothing found' : `${listedCount} object(s), none matching`;
     throw fatal(ErrorType.NotFound, `no Parquet files at ${source} (${what}).`);
   }
-  return sortByUri(files);
+  return files.sort(byUri);
 }
 
 /** Matches listed URIs against the glob of `source` (local paths decoded; S3 keys literal). */

@@ -11,6 +11,11 @@ export interface ObjectInfo {
   size: number;
 }
 
+/** Orders by URI, code unit by code unit (the order of `list()` and of every listing kiln writes). */
+export function byUri(a: { uri: string }, b: { uri: string }): number {
+  return a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0;
+}
+
 export interface ArtifactStore {
   /** Whole object in memory. Throws fatal NotFound when missing. */
   readBytes(uri: string): Promise<Uint8Array>;

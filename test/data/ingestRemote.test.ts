@@ -4,21 +4,19 @@
 // connection dropped in the middle of a file. And S3 globs against a real MinIO.
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ingestStage } from '../../activities/ingest.js';
 import { ErrorType } from '../../lib/errors.js';
 import type { StageResult } from '../../lib/manifest.js';
 import { parseHubUri } from '../../lib/storage/hubSource.js';
-import { closeStores, HttpStore, S3Store, store, storeFor } from '../../lib/storage/index.js';
+import { closeStores, fileUri, HttpStore, S3Store, store, storeFor } from '../../lib/storage/index.js';
 import { startHttpServer, type TestHttpServer } from '../support/httpServer.js';
 import { startMinio, type MinioServer } from '../support/minio.js';
 import { failureMatching } from '../support/failures.js';
+import { STACK_SAMPLE as SAMPLE, tmpDir } from './fixtures.js';
 
-const SAMPLE = new URL('../../../shared/data/stack-sample', import.meta.url).pathname;
 const TOKEN = 'hf_test_token_never_logged_0123456789';
 const REPO = 'bigcode/the-stack-mini';
 const http = new HttpStore({ retryDelayMs: 5 });
@@ -28,8 +26,8 @@ const savedEnv = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
 
 let srv: TestHttpServer; // plain files (the older https tests)
 let hub: TestHttpServer; // a gated hub
-let hubRoot: string;
-let root: string;
+const hubRoot = tmpDir('kiln-hub-');
+const root = fileUri(tmpDir('kiln-ingest-remote-'));
 
 function place(rel: string, sample: string): void {
   const to = join(hubRoot, 'datasets', REPO, rel);
@@ -39,7 +37,6 @@ function place(rel: string, sample: string): void {
 
 before(async () => {
   srv = await startHttpServer(SAMPLE);
-  hubRoot = mkdtempSync(join(tmpdir(), 'kiln-hub-'));
   place('data/python/train-00000-of-00002.parquet', 'data/python/train-00000-of-00002.parquet');
   place('data/python/train-00001-of-00002.parquet', 'data/python/train-00001-of-00002.parquet');
   place('data/go/train-00000-of-00002.parquet', 'data/go/train-00000-of-00002.parquet');
@@ -49,7 +46,6 @@ before(async () => {
   hub = await startHttpServer(hubRoot, { hubToken: TOKEN, treePageSize: 2 });
   process.env.HF_ENDPOINT = hub.baseUrl;
   process.env.KILN_HF_DATASETS_SERVER = hub.baseUrl;
-  root = pathToFileURL(mkdtempSync(join(tmpdir(), 'kiln-ingest-remote-'))).href;
 });
 after(async () => {
   await srv?.stop();
@@ -92,6 +88,9 @@ describe('ingest from https', () => {
 });
 
 describe('ingest from the Hugging Face hub (hf://)', () => {
+  const cleanRoot = fileUri(tmpDir('kiln-ingest-clean-'));
+  const dropRoot = fileUri(tmpDir('kiln-ingest-drop-'));
+
   it('parses hf:// URIs the way HfFileSystem writes them', () => {
     assert.deepEqual(parseHubUri('hf://datasets/bigcode/the-stack-dedup'), { repo: 'bigcode/the-stack-dedup', revision: 'main', path: '' });
     assert.deepEqual(parseHubUri('hf://datasets/bigcode/the-stack-dedup@v1.2/data/python/*.parquet'), {
@@ -185,10 +184,10 @@ describe('ingest from the Hugging Face hub (hf://)', () => {
 
   it('resumes a file whose connection dropped mid-transfer, with the same output as an undisturbed read', async () => {
     const source = `hf://datasets/${REPO}/data/python/train-00000-of-00002.parquet`;
-    const clean = await ingestStage({ artifactsRoot: pathToFileURL(mkdtempSync(join(tmpdir(), 'kiln-ingest-clean-'))).href, source, languages: [], maxRowsPerLanguage: null }, deps);
+    const clean = await ingestStage({ artifactsRoot: cleanRoot, source, languages: [], maxRowsPerLanguage: null }, deps);
     hub.reset();
     hub.fault(/\/files\/datasets\/.*train-00000-of-00002/, 1, 'drop');
-    const resumed = await ingestStage({ artifactsRoot: pathToFileURL(mkdtempSync(join(tmpdir(), 'kiln-ingest-drop-'))).href, source, languages: [], maxRowsPerLanguage: null }, deps);
+    const resumed = await ingestStage({ artifactsRoot: dropRoot, source, languages: [], maxRowsPerLanguage: null }, deps);
     const ranged = hub.requests.filter((q) => q.url.startsWith('/files/') && q.headers.range !== undefined);
     assert.equal(ranged.length, 1, 'one resumed request');
     assert.match(String(ranged[0]!.headers.range), /^bytes=[1-9]\d*-$/);
