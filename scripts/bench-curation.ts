@@ -10,7 +10,7 @@
  * seconds are printed too. Usage: npm run bench:curation [-- --source file:///... --seed 1234]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,10 +19,8 @@ import { cleanStage } from '../activities/clean/index.js';
 import { planDedup, signPartition } from '../activities/dedup/mapReduce.js';
 import { MinHasher } from '../activities/dedup/minhash.js';
 import { resolveDedupParams } from '../activities/dedup/params.js';
-import { readParquetTable } from '../lib/parquet.js';
-import { forEachUtf8 } from '../lib/stackSchema.js';
 import { store } from '../lib/storage/index.js';
-import { DEFAULT_SOURCE, partitionPaths, preparedSample } from './bench/sample.js';
+import { DEFAULT_SOURCE, forEachContent, partitionPaths, preparedSample } from './bench/sample.js';
 import { benchPython, referenceScript } from './bench/venv.js';
 
 const { values } = parseArgs({ options: { source: { type: 'string', default: DEFAULT_SOURCE }, seed: { type: 'string', default: '1234' } } });
@@ -59,10 +57,7 @@ try {
   // The cleaned documents in memory, for the signature hot loops.
   const paths = partitionPaths(clean);
   const docs: Uint8Array[] = [];
-  for (const path of paths) {
-    const table = readParquetTable(readFileSync(path), path, { columns: ['content'] });
-    for (const data of table.getChild('content')!.data) forEachUtf8(data, (b) => docs.push(b ? b.slice() : new Uint8Array(0)));
-  }
+  for (const path of paths) forEachContent(path, (b) => docs.push(b ? b.slice() : new Uint8Array(0)));
   const mb = docs.reduce((a, d) => a + d.byteLength, 0) / 1e6;
 
   process.stderr.write('kiln MinHash signatures...\n');

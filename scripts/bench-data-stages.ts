@@ -6,17 +6,17 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { ingestStage } from '../activities/ingest.js';
 import { cleanStage } from '../activities/clean/index.js';
 import { dedupStage } from '../activities/dedup/index.js';
-import { repoRoot } from '../lib/workdirs.js';
+import { DEFAULT_SOURCE } from './bench/sample.js';
 
 const { values } = parseArgs({
   options: {
-    source: { type: 'string', default: pathToFileURL(resolve(repoRoot, '../shared/data/stack-sample/data')).href },
+    source: { type: 'string', default: DEFAULT_SOURCE },
     languages: { type: 'string', default: '' },
   },
 });

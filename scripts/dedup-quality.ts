@@ -12,7 +12,7 @@
  * Exact duplicates are counted once: pairs are between distinct contents.
  * Usage: npx tsx scripts/dedup-quality.ts [--source file:///...] [--seed 1234] [--threshold 0.7]
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,11 +22,9 @@ import { EDGE_WIDTH, planDedup, runDedupSteps, type DedupPlan } from '../activit
 import { jaccardOfSets, shingleSet, ShingleBuffer } from '../activities/dedup/minhash.js';
 import { compareRank, type RankKey } from '../activities/dedup/rank.js';
 import { decodeSignatures, u32Of, workFiles, type PartitionMeta } from '../activities/dedup/workFiles.js';
-import { readParquetTable } from '../lib/parquet.js';
-import { forEachUtf8 } from '../lib/stackSchema.js';
 import { store } from '../lib/storage/index.js';
 import { benchPython, referenceScript } from './bench/venv.js';
-import { DEFAULT_SOURCE, partitionPaths, preparedSample } from './bench/sample.js';
+import { DEFAULT_SOURCE, forEachContent, partitionPaths, preparedSample } from './bench/sample.js';
 
 const { values } = parseArgs({
   options: { source: { type: 'string', default: DEFAULT_SOURCE }, seed: { type: 'string', default: '1234' }, threshold: { type: 'string', default: '0.7' } },
@@ -100,14 +98,11 @@ try {
   const sets: (Uint32Array | undefined)[] = new Array(n);
   const buffer = new ShingleBuffer();
   for (let p = 0; p < P; p++) {
-    const table = readParquetTable(readFileSync(paths[p]!), paths[p]!, { columns: ['content'] });
     let row = 0;
-    for (const data of table.getChild('content')!.data) {
-      forEachUtf8(data, (bytes) => {
-        const i = g(p, row++);
-        if (rep[i] === i) sets[i] = shingleSet(bytes ?? new Uint8Array(0), plan.params.ngram, buffer);
-      });
-    }
+    forEachContent(paths[p]!, (bytes) => {
+      const i = g(p, row++);
+      if (rep[i] === i) sets[i] = shingleSet(bytes ?? new Uint8Array(0), plan.params.ngram, buffer);
+    });
   }
 
   // Each method's joined pairs (between distinct contents) and removed set.

@@ -6,6 +6,7 @@
  * `dedupStage` runs the same steps in one activity or process (`kiln dedup`, benchmarks).
  */
 import type { StageResult } from '../../lib/manifest.js';
+import type { ArtifactStore } from '../../lib/storage/types.js';
 import { defaultStore, type StageDeps } from '../ingest.js';
 import { withHeartbeat } from '../support/heartbeat.js';
 import {
@@ -44,7 +45,7 @@ export async function dedupStage(input: DedupInput, deps?: StageDeps & { onProgr
 /** One activity per map-reduce step, for the dedupWorkflow (data task queue). */
 export function createDedupActivities(deps?: StageDeps) {
   const step =
-    <A extends unknown[], T>(f: (store: Awaited<ReturnType<typeof defaultStore>>, ...args: A) => Promise<T>) =>
+    <A extends unknown[], T>(f: (store: ArtifactStore, ...args: A) => Promise<T>) =>
     async (...args: A): Promise<T> => {
       const store = await defaultStore(deps);
       return withHeartbeat(() => f(store, ...args));

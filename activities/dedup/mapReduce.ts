@@ -34,7 +34,7 @@ import { CODE_VERSION } from '../../lib/version.js';
 import { readParquetTable, writeParquetTable } from '../../lib/parquet.js';
 import { assertStackSchema, forEachUtf8, readStringColumn, rowsToTable, tableToRows } from '../../lib/stackSchema.js';
 import type { ArtifactStore } from '../../lib/storage/types.js';
-import { parquetOutputs, relativeTo } from '../clean/index.js';
+import { DETAILS_NAME, parquetOutputs, relativeTo } from '../clean/index.js';
 import { yieldToEventLoop } from '../support/heartbeat.js';
 import { fmix32, MinHasher, signatureAgreement } from './minhash.js';
 import { resolveDedupParams, type DedupParams } from './params.js';
@@ -157,8 +157,7 @@ export async function signPartition(store: ArtifactStore, plan: DedupPlan, p: nu
     const bytes = await store.readBytes(uri);
     assertStackSchema(readParquetTable(bytes, uri, { limit: 0 }), uri);
     const table = readParquetTable(bytes, uri, { columns: ['content', 'max_stars_repo_licenses', 'max_stars_count', 'max_stars_repo_path', 'max_stars_repo_name'] });
-    const content = table.getChild('content');
-    if (!content) throw fatal(ErrorType.SchemaMismatch, `${uri} is not in The Stack's schema: missing column(s) content`);
+    const content = table.getChild('content')!; // assertStackSchema checked it
     const rows = table.numRows;
     const P = params.numPerm;
     const hasher = new MinHasher(P, params.ngram, plan.seed);
@@ -285,14 +284,15 @@ export async function bucketReducer(store: ArtifactStore, plan: DedupPlan, k: nu
   });
 }
 
-async function readEdges(store: ArtifactStore, plan: DedupPlan, keep: (e: Uint32Array, i: number) => boolean): Promise<Uint32Array> {
+/** Edges of every reducer (or those `keep` accepts), each pair and kind once. */
+async function readEdges(store: ArtifactStore, plan: DedupPlan, keep?: (e: Uint32Array, i: number) => boolean): Promise<Uint32Array> {
   const files = workFiles(plan.work);
   const out = new U32Builder(1024);
   const seen = new Set<string>();
   for (let k = 0; k < plan.reducers; k++) {
     const e = u32Of(await store.readBytes(files.edges(k)));
     for (let i = 0; i < e.length; i += EDGE_WIDTH) {
-      if (!keep(e, i)) continue;
+      if (keep && !keep(e, i)) continue;
       const id = `${e[i]},${e[i + 1]},${e[i + 2]},${e[i + 3]},${e[i + 4]}`;
       if (seen.has(id)) continue; // the same pair from another band
       seen.add(id);
@@ -354,7 +354,9 @@ export interface ClusterSummary {
   exact_pairs: number;
 }
 
-const docId = (p: number, row: number) => p * 4294967296 + row;
+/** A document's id in the union-find: partition * 2^32 + row. */
+const ID_STRIDE = 2 ** 32;
+const docId = (p: number, row: number) => p * ID_STRIDE + row;
 
 class MapUnionFind {
   parent = new Map<number, number>();
@@ -379,40 +381,49 @@ class MapUnionFind {
 export async function clusterDuplicates(store: ArtifactStore, plan: DedupPlan): Promise<ClusterSummary> {
   const files = workFiles(plan.work);
   return memoized(store, files.done('cluster'), async () => {
-    const exactEdges = await readEdges(store, plan, (e, i) => e[i + 4] === 1);
-    const candidates = plan.params.near ? await readEdges(store, plan, (e, i) => e[i + 4] === 0) : new Uint32Array(0);
-    let near = candidates;
-    if (plan.params.near && plan.params.verify) {
-      const kept = new U32Builder(1024);
+    // Exact edges and near candidates, read once; exact edges joined first, then the near ones:
+    // every candidate, or only the verified pairs (from the verify step's files).
+    const edges = await readEdges(store, plan);
+    const onlyVerified = plan.params.near && plan.params.verify;
+    const uf = new MapUnionFind();
+    const join = (e: Uint32Array, i: number) => uf.union(docId(e[i]!, e[i + 1]!), docId(e[i + 2]!, e[i + 3]!));
+    let exactPairs = 0;
+    for (let i = 0; i < edges.length; i += EDGE_WIDTH) {
+      if (edges[i + 4] !== 1) continue;
+      exactPairs++;
+      join(edges, i);
+    }
+    const candidatePairs = edges.length / EDGE_WIDTH - exactPairs;
+    let nearPairs = candidatePairs;
+    if (onlyVerified) {
+      nearPairs = 0;
       for (let p = 0; p < plan.partitions.length; p++) {
         const v = u32Of(await store.readBytes(files.verified(p)));
-        for (let i = 0; i < v.length; i++) kept.push(v[i]!);
+        for (let i = 0; i < v.length; i += EDGE_WIDTH) join(v, i);
+        nearPairs += v.length / EDGE_WIDTH;
       }
-      near = kept.view();
+    } else {
+      for (let i = 0; i < edges.length; i += EDGE_WIDTH) if (edges[i + 4] === 0) join(edges, i);
     }
-    const uf = new MapUnionFind();
-    for (const e of [exactEdges, near]) for (let i = 0; i < e.length; i += EDGE_WIDTH) uf.union(docId(e[i]!, e[i + 1]!), docId(e[i + 2]!, e[i + 3]!));
 
     // Members of each cluster, then their rank keys, read one partition's metadata at a time.
     const members = new Map<number, number[]>();
+    const byPartition = new Map<number, number[]>();
     for (const id of uf.parent.keys()) {
       const root = uf.find(id);
       let list = members.get(root);
       if (!list) members.set(root, (list = []));
       list.push(id);
-    }
-    const byPartition = new Map<number, number[]>();
-    for (const id of uf.parent.keys()) {
-      const p = Math.floor(id / 4294967296);
-      let list = byPartition.get(p);
-      if (!list) byPartition.set(p, (list = []));
-      list.push(id);
+      const p = Math.floor(id / ID_STRIDE);
+      let inPartition = byPartition.get(p);
+      if (!inPartition) byPartition.set(p, (inPartition = []));
+      inPartition.push(id);
     }
     const keys = new Map<number, RankKey & { hash: string }>();
     for (const [p, ids] of byPartition) {
       const meta = JSON.parse(new TextDecoder().decode(await store.readBytes(files.meta(p)))) as PartitionMeta;
       for (const id of ids) {
-        const row = id - p * 4294967296;
+        const row = id - p * ID_STRIDE;
         keys.set(id, { licence: meta.licence[row]!, stars: meta.stars[row]!, path: meta.path[row]!, repo: meta.repo[row]!, partition: p, row, hash: meta.hash[row]! });
       }
     }
@@ -445,15 +456,15 @@ export async function clusterDuplicates(store: ArtifactStore, plan: DedupPlan): 
       cluster_sizes: Object.fromEntries([...sizes].sort((a, b) => a[0] - b[0]).map(([s, c]) => [String(s), c])),
       largest_clusters: largest.slice(0, 10),
     };
-    await store.writeBytes(joinUri(plan.dir, '_DETAILS.json'), JSON.stringify(details, null, 2) + '\n');
+    await store.writeBytes(joinUri(plan.dir, DETAILS_NAME), JSON.stringify(details, null, 2) + '\n');
     return {
       exact_duplicates: exact,
       near_duplicates: nearDup,
       clusters: nearClusters,
       duplicate_clusters: members.size,
-      candidate_pairs: candidates.length / EDGE_WIDTH,
-      verified_pairs: plan.params.verify ? near.length / EDGE_WIDTH : candidates.length / EDGE_WIDTH,
-      exact_pairs: exactEdges.length / EDGE_WIDTH,
+      candidate_pairs: candidatePairs,
+      verified_pairs: nearPairs,
+      exact_pairs: exactPairs,
     };
   });
 }

@@ -30,15 +30,12 @@ const USAGE =
   'Usage: kiln dedup --input <clean stage folder> [--out <artifacts root>] [--seed 1234] [--num-perm 256] [--bands B --rows R]\n' +
   '                  [--ngram 5] [--threshold 0.7] [--no-verify] [--no-exact] [--no-near] [--reducers K] [--json]\n';
 
-/** One stderr line per finished step. */
+/** One stderr line per finished step (runDedupSteps reports done === total once per step). */
 function progressPrinter(): (p: DedupProgress) => void {
   const started = performance.now();
-  let last = '';
   return (p) => {
     if (p.done !== p.total) return;
-    const line = `  ${p.phase.padEnd(10)} ${p.total > 1 ? `${p.total} parts ` : ''}done at ${((performance.now() - started) / 1000).toFixed(1)} s`;
-    if (line !== last && p.phase !== 'commit') process.stderr.write(line + '\n');
-    last = line;
+    process.stderr.write(`  ${p.phase.padEnd(10)} ${p.total > 1 ? `${p.total} parts ` : ''}done at ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
   };
 }
 

@@ -9,14 +9,12 @@
  * Usage: npx tsx scripts/bench/minhash-npm.ts
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { exactJaccard, estimatedJaccard, fmix32, MinHasher } from '../../activities/dedup/minhash.js';
-import { readParquetTable } from '../../lib/parquet.js';
-import { forEachUtf8 } from '../../lib/stackSchema.js';
 import { repoRoot } from '../../lib/workdirs.js';
-import { partitionPaths, preparedSample } from './sample.js';
+import { forEachContent, partitionPaths, preparedSample } from './sample.js';
 
 const dir = join(repoRoot, '.kiln', 'bench-npm');
 if (!existsSync(join(dir, 'node_modules', 'minhash', 'package.json'))) {
@@ -67,11 +65,9 @@ console.log(`   distinct values of permutation 0 over 20000 distinct inputs: flo
   const { clean } = await preparedSample();
   const shingles = new Set<string>();
   for (const path of partitionPaths(clean).slice(0, 12)) {
-    for (const data of readParquetTable(readFileSync(path), path, { columns: ['content'] }).getChild('content')!.data) {
-      forEachUtf8(data, (b) => {
-        if (b && shingles.size < 2_000_000) for (const x of shingleStrings(new TextDecoder().decode(b), 5)) shingles.add(x);
-      });
-    }
+    forEachContent(path, (b) => {
+      if (b && shingles.size < 2_000_000) for (const x of shingleStrings(new TextDecoder().decode(b), 5)) shingles.add(x);
+    });
   }
   const seen = new Set<number>();
   for (const x of shingles) seen.add(m.hash(x));
@@ -114,11 +110,9 @@ const docs: Uint8Array[] = [];
 let bytes = 0;
 for (const path of partitionPaths(clean)) {
   if (bytes >= 3e6) break;
-  for (const data of readParquetTable(readFileSync(path), path, { columns: ['content'] }).getChild('content')!.data) {
-    forEachUtf8(data, (b) => {
-      if (b && bytes < 3e6) docs.push(b.slice()), (bytes += b.byteLength);
-    });
-  }
+  forEachContent(path, (b) => {
+    if (b && bytes < 3e6) docs.push(b.slice()), (bytes += b.byteLength);
+  });
 }
 const texts = docs.map((d) => new TextDecoder().decode(d));
 let t0 = performance.now();

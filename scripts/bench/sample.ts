@@ -3,11 +3,14 @@
  * manifests memoize it: later calls return at once), for the curation benchmark and the dedup
  * quality check.
  */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cleanStage } from '../../activities/clean/index.js';
+import { cleanStage, parquetOutputs } from '../../activities/clean/index.js';
 import { ingestStage } from '../../activities/ingest.js';
 import type { StageResult } from '../../lib/manifest.js';
+import { readParquetTable } from '../../lib/parquet.js';
+import { forEachUtf8 } from '../../lib/stackSchema.js';
 import { fileUriToPath } from '../../lib/storage/index.js';
 import { repoRoot } from '../../lib/workdirs.js';
 
@@ -21,10 +24,12 @@ export async function preparedSample(source = DEFAULT_SOURCE): Promise<{ ingest:
   return { ingest, clean };
 }
 
-/** Local paths of a stage's Parquet outputs in kiln's partition order (sorted by URI). */
+/** Local paths of a stage's Parquet outputs in kiln's partition order (dedup's partitions). */
 export function partitionPaths(stage: StageResult): string[] {
-  return stage.outputs
-    .filter((u) => u.endsWith('.parquet'))
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(fileUriToPath);
+  return parquetOutputs(stage).map(fileUriToPath);
+}
+
+/** Calls `fn` with each document's content (raw UTF-8, a view; null for a null value) of a local Parquet file, in row order. */
+export function forEachContent(path: string, fn: (bytes: Uint8Array | null) => void): void {
+  for (const data of readParquetTable(readFileSync(path), path, { columns: ['content'] }).getChild('content')!.data) forEachUtf8(data, fn);
 }

@@ -8,14 +8,14 @@ import { cleanStage } from '../../activities/clean/index.js';
 import { dedupStage, resolveDedupParams } from '../../activities/dedup/index.js';
 import { ingestStage } from '../../activities/ingest.js';
 import type { Manifest, StageResult } from '../../lib/manifest.js';
-import { readParquetTable } from '../../lib/parquet.js';
+import { readParquetTable, writeParquetTable } from '../../lib/parquet.js';
 import { tableToRows, type StackRow } from '../../lib/stackSchema.js';
-import { fileUri, fileUriToPath } from '../../lib/storage/index.js';
+import { fileUri, fileUriToPath, store } from '../../lib/storage/index.js';
 import { planDedup, signPartition } from '../../activities/dedup/mapReduce.js';
 import { exactJaccard } from '../../activities/dedup/minhash.js';
 import { tableFromArrays } from 'apache-arrow';
-import { writeParquetTable } from '../../lib/parquet.js';
-import { store } from '../../lib/storage/index.js';
+import { ErrorType } from '../../lib/errors.js';
+import { failureMatching } from '../support/failures.js';
 import { writeDedupCorpus } from './dedupCorpus.js';
 import { STACK_SAMPLE_URI, stackRow, tmpDir, writeRows } from './fixtures.js';
 
@@ -145,7 +145,7 @@ describe('dedup on a crafted corpus', () => {
   it('refuses bands * rows > numPerm non-retryably, naming the fields', async () => {
     await assert.rejects(
       dedupStage({ artifactsRoot: roots[4]!, input, params: { numPerm: 128, bands: 32, rows: 8 }, seed: 1 }),
-      (err: unknown) => err instanceof ApplicationFailure && err.type === 'KilnInvalidConfig' && err.nonRetryable && /dedup\.numPerm/.test(err.message) && /32 \* 8 = 256/.test(err.message),
+      failureMatching(ErrorType.InvalidConfig, /dedup\.numPerm/, /32 \* 8 = 256/),
     );
     assert.throws(() => resolveDedupParams({ threshold: 2 }), /dedup\.threshold/);
   });
@@ -235,8 +235,7 @@ describe('dedup steps and bad input', () => {
     writeFileSync(fileUriToPath(bad.input.outputs[1]!), writeParquetTable(tableFromArrays({ content: ['x = 1'] })));
     await assert.rejects(
       dedupStage({ artifactsRoot: rootB, input: bad.input, seed: 1 }),
-      (err: unknown) =>
-        err instanceof ApplicationFailure && err.type === 'KilnSchemaMismatch' && err.nonRetryable && /part-00001\.parquet/.test(err.message) && /max_stars_repo_path/.test(err.message),
+      failureMatching(ErrorType.SchemaMismatch, /part-00001\.parquet/, /max_stars_repo_path/),
     );
   });
 

@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createDedupActivities, dedupStage, type DedupInput } from '../../activities/dedup/index.js';
@@ -19,6 +18,7 @@ import { fileUri, fileUriToPath } from '../../lib/storage/index.js';
 import { TASK_QUEUES } from '../../workflows/definitions.js';
 import { writeDedupCorpus } from '../data/dedupCorpus.js';
 import { tmpDir } from '../data/fixtures.js';
+import { assertFailure } from '../support/failures.js';
 import { startTestServer, workflowBundle } from '../support/temporal.js';
 
 let env: TestWorkflowEnvironment;
@@ -36,6 +36,20 @@ async function withWorkers<T>(activities: Record<string, (...args: never[]) => P
   return wf.runUntil(data.runUntil(body));
 }
 
+/** The real dedup activities, each call's name pushed to `calls` first; `before` may throw a fault for a call. */
+function recordedActivities(calls: string[], before?: (name: string, args: unknown[]) => void) {
+  return Object.fromEntries(
+    Object.entries(createDedupActivities()).map(([name, f]) => [
+      name,
+      async (...args: unknown[]) => {
+        calls.push(name);
+        before?.(name, args);
+        return (f as (...a: unknown[]) => Promise<unknown>)(...args);
+      },
+    ]),
+  );
+}
+
 function runWorkflow(id: string, input: DedupInput): Promise<StageResult> {
   return env.client.workflow.execute('dedupWorkflow', { taskQueue: TASK_QUEUES.workflows, workflowId: id, args: [input] }) as Promise<StageResult>;
 }
@@ -48,22 +62,14 @@ describe('dedupWorkflow', () => {
     const local = await dedupStage({ artifactsRoot: fileUri(tmpDir()), input: corpus.input, seed, reducers: 1 });
     const root = fileUri(tmpDir());
     const calls: string[] = [];
-    const real = createDedupActivities();
     let failedOnce = false;
-    const activities = Object.fromEntries(
-      Object.entries(real).map(([name, f]) => [
-        name,
-        async (...args: unknown[]) => {
-          calls.push(name);
-          // A transient fault in the middle of the map phase: Temporal retries the step.
-          if (name === 'dedupBuckets' && args[1] === 1 && !failedOnce) {
-            failedOnce = true;
-            throw new Error('simulated lost worker');
-          }
-          return (f as (...a: unknown[]) => Promise<unknown>)(...args);
-        },
-      ]),
-    );
+    const activities = recordedActivities(calls, (name, args) => {
+      // A transient fault in the middle of the map phase: Temporal retries the step.
+      if (name === 'dedupBuckets' && args[1] === 1 && !failedOnce) {
+        failedOnce = true;
+        throw new Error('simulated lost worker');
+      }
+    });
     const [first, again] = await withWorkers(activities, async () => [
       await runWorkflow('dedup-wf-1', { artifactsRoot: root, input: corpus.input, seed, reducers: 3 }),
       await runWorkflow('dedup-wf-2', { artifactsRoot: root, input: corpus.input, seed, reducers: 3 }),
@@ -97,11 +103,7 @@ describe('dedupWorkflow', () => {
     const bad = writeDedupCorpus(tmpDir(), 2, 2);
     writeFileSync(fileUriToPath(bad.input.outputs[1]!), 'not parquet at all');
     const calls: string[] = [];
-    const real = createDedupActivities();
-    const activities = Object.fromEntries(
-      Object.entries(real).map(([name, f]) => [name, async (...args: unknown[]) => (calls.push(name), (f as (...a: unknown[]) => Promise<unknown>)(...args))]),
-    );
-    const err = await withWorkers(activities, () =>
+    const err = await withWorkers(recordedActivities(calls), () =>
       runWorkflow('dedup-wf-bad', { artifactsRoot: fileUri(tmpDir()), input: bad.input, seed }).then(
         () => undefined,
         (e: unknown) => e,
@@ -109,10 +111,7 @@ describe('dedupWorkflow', () => {
     );
     assert.ok(err instanceof WorkflowFailedError);
     const cause = (err.cause as { cause?: unknown }).cause;
-    assert.ok(cause instanceof ApplicationFailure, String(cause));
-    assert.equal(cause.type, ErrorType.InvalidInput);
-    assert.equal(cause.nonRetryable, true);
-    assert.match(cause.message, /part-00001\.parquet/);
+    assertFailure(cause, ErrorType.InvalidInput, 'part-00001.parquet');
     assert.equal(calls.filter((c) => c === 'dedupSignatures').length, 2, 'the bad partition was not retried');
   });
 });
