@@ -242,6 +242,11 @@ class TrainLoader:
         self.last_ids = self._order(self.epoch)[start:start + self.mbs]
         return self.last_ids
 
+    def last_global_ids(self) -> np.ndarray:
+        """Global sample ids of the micro-step just drawn, all ranks' slices in rank order: the
+        window of the epoch's permutation that next_ids just consumed."""
+        return self._order(self.epoch)[self.index - self.world * self.mbs:self.index]
+
     def ids_for_step(self, step: int, grad_accum: int = 1, rank: int | None = None) -> np.ndarray:
         """Global sample ids of `rank`'s (default: this rank's) batch at 1-based optimizer step
         `step`, all grad_accum micro-batches; see sample_ids_for_step."""

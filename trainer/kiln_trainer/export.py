@@ -17,10 +17,10 @@ import sys
 from safetensors import safe_open
 
 from .config import parse_config
-from .events import EXIT_FATAL, EXIT_OK, Events, FatalError, log
+from .events import FatalError
 from .model import RMS_NORM_EPS
-
-EOS_TOKEN = "<|endoftext|>"
+from .native_io import run_tool
+from .shard import EOS
 
 
 def hf_config(cfg, eos_id: int) -> dict:
@@ -41,7 +41,7 @@ def hf_config(cfg, eos_id: int) -> dict:
 
 
 def tokenizer_files(cfg) -> dict:
-    special = {"bos_token": EOS_TOKEN, "eos_token": EOS_TOKEN, "pad_token": EOS_TOKEN}
+    special = {"bos_token": EOS, "eos_token": EOS, "pad_token": EOS}
     config = {"tokenizer_class": "PreTrainedTokenizerFast", **special, "unk_token": None,
               "model_max_length": cfg.seq_len, "clean_up_tokenization_spaces": False,
               "add_bos_token": False, "add_eos_token": False}
@@ -56,9 +56,9 @@ def check_tokenizer(path: str, cfg) -> None:
     except (OSError, ValueError) as e:
         raise FatalError(f"cannot read tokenizer {path}: {e}") from None
     ids = {t["content"]: t["id"] for t in tok.get("added_tokens", [])}
-    ids.setdefault(EOS_TOKEN, (tok.get("model") or {}).get("vocab", {}).get(EOS_TOKEN))
-    if ids[EOS_TOKEN] != cfg.eos_token_id:
-        raise FatalError(f"tokenizer {path} maps {EOS_TOKEN} to {ids[EOS_TOKEN]}, "
+    ids.setdefault(EOS, (tok.get("model") or {}).get("vocab", {}).get(EOS))
+    if ids[EOS] != cfg.eos_token_id:
+        raise FatalError(f"tokenizer {path} maps {EOS} to {ids[EOS]}, "
                          f"but the model was trained with eosTokenId {cfg.eos_token_id}")
 
 
@@ -99,15 +99,12 @@ def main(argv=None) -> int:
     p.add_argument("--tokenizer", required=True, help="the Hugging Face tokenizer.json")
     p.add_argument("--out", required=True, help="the model folder to write")
     args = p.parse_args(argv)
-    events = Events(sys.stdout)
-    try:
+
+    def run(events):
         path, params = export(args.checkpoint, args.tokenizer, args.out)
-    except FatalError as e:
-        log(f"fatal: {e}")
-        events.emit("error", message=str(e))
-        return EXIT_FATAL
-    events.emit("exported", path=path, params=params)
-    return EXIT_OK
+        events.emit("exported", path=path, params=params)
+
+    return run_tool("export", run)
 
 
 if __name__ == "__main__":

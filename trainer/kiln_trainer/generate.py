@@ -22,9 +22,9 @@ from pathlib import Path
 
 from .events import FatalError, log
 from .native_io import read_problems, run_tool
+from .shard import EOS
 
 STOP_SEQUENCES = ["\nclass", "\ndef", "\n#", "\nif", "\nprint"]
-EOS = "<|endoftext|>"
 TOP_P = 0.95
 
 

@@ -1,5 +1,5 @@
-"""Shared by the native data tools (tokenizer_train, shard, generate, serve): inputs and the
-stdout protocol's error path. See events.py for the protocol itself."""
+"""Shared by the command-line tools (tokenizer_train, shard, explain_step, generate, serve, export):
+inputs and the stdout protocol's error path. See events.py for the protocol itself."""
 
 import gzip
 import json
@@ -45,14 +45,6 @@ def open_parquet(path: str):
     if str(kind) not in ("string", "large_string"):
         raise FatalError(f"{path}: column `{CONTENT_COLUMN}` must be a string column, got {kind}")
     return pf
-
-
-def iter_row_groups(files):
-    """(file index, row group index, list of content values (None for nulls)) in stable order."""
-    for i, path in enumerate(files):
-        pf = open_parquet(path)
-        for g in range(pf.num_row_groups):
-            yield i, g, pf.read_row_group(g, columns=[CONTENT_COLUMN]).column(0).to_pylist()
 
 
 def read_jsonl(path: str) -> list:

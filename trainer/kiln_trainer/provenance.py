@@ -20,8 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 from .events import FatalError
-
-PROVENANCE_FILE = "provenance.parquet"
+from .shard import PROVENANCE_FILE
 
 
 class Partitions:

@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from .events import Events, FatalError, log
-from .generate import EOS, generate_texts, load_model
+from .generate import context_length, generate_texts, load_model, truncate
 from .native_io import run_tool
 
 MAX_N = 16
@@ -99,7 +99,7 @@ class CompletionEngine:
         self.lock = threading.Lock()
 
     def complete(self, req: dict) -> dict:
-        context = int(getattr(self.model.config, "max_position_embeddings", 0) or 2048)
+        context = context_length(self.model)
         choices, prompt_tokens, completion_tokens = [], 0, 0
         with self.lock:
             for p_index, prompt in enumerate(req["prompts"]):
@@ -129,10 +129,8 @@ class CompletionEngine:
 
 def finish(text: str, stops, generated: int, max_new: int):
     """(text cut at the first stop string or <|endoftext|>, "stop" | "length")."""
-    cuts = [i for i in (text.find(s) for s in [*stops, EOS]) if i >= 0]
-    if cuts:
-        return text[:min(cuts)], "stop"
-    return text, "length" if generated >= max_new else "stop"
+    text, stopped = truncate(text, stops)
+    return text, "length" if not stopped and generated >= max_new else "stop"
 
 
 def make_handler(engine: CompletionEngine):

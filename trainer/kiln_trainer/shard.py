@@ -50,8 +50,9 @@ import numpy as np
 
 from .events import FatalError, log
 from .native_io import CONTENT_COLUMN, open_parquet, run_tool, sorted_inputs
+from .tokenizer_train import SPECIAL_TOKENS
 
-EOS, FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX = "<|endoftext|>", "<fim_prefix>", "<fim_middle>", "<fim_suffix>"
+EOS, FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX = SPECIAL_TOKENS[:4]  # <|endoftext|>, <fim_prefix>, <fim_middle>, <fim_suffix>
 SPLITS = ("train", "val")
 BATCH_DOCS = 512
 PROGRESS_EVERY = 5000

@@ -40,6 +40,7 @@ from .data import TrainLoader, open_split, val_batches
 from .events import EXIT_FATAL, EXIT_OK, EXIT_STOPPED, Events, FatalError, log
 from .model import Llama
 from .parallel import build_sharded_model, compile_blocks, full_state, no_grad_sync, wrap_ddp
+from .provenance import batch_sources
 from .spike import LossSpikeDetector
 
 DIST_TIMEOUT = timedelta(seconds=120)  # a lost peer turns into an error instead of a hang
@@ -183,13 +184,6 @@ def resume_step(path: str) -> int:
         raise FatalError(f"cannot resume from checkpoint {path}: {e}") from None
 
 
-def global_batch_ids(loader: TrainLoader) -> np.ndarray:
-    """Global train sample ids of the micro-batch the loader just drew, all ranks' slices in
-    rank order: the window of the epoch's permutation it just consumed."""
-    span = loader.world * loader.mbs
-    return loader._order(loader.epoch)[loader.index - span:loader.index]
-
-
 def memory_bytes(device) -> int:
     """Peak memory of this rank: CUDA max allocated, or the process's peak RSS on CPU."""
     if device.type == "cuda":
@@ -198,12 +192,8 @@ def memory_bytes(device) -> int:
 
 
 def batch_provenance(data_dir: str, ids: list):
-    """Source files of the given train samples (kiln_trainer.provenance), or None when it is not
-    available: a spike report must never stop training by itself."""
-    try:
-        from .provenance import batch_sources
-    except ImportError:
-        return None
+    """Source files of the given train samples (kiln_trainer.provenance), or None when they are
+    not available: a spike report must never stop training by itself."""
     try:
         return batch_sources(data_dir, "train", ids[:PROVENANCE_LIMIT])
     except Exception as e:  # missing provenance files, an older dataset: report without it
@@ -310,7 +300,7 @@ def train(args, cfg: TrainerConfig, d: Dist, device, dtype: str, events: Events)
         for micro in range(t.grad_accum):
             x, y = loader.next_batch()
             if d.rank == 0:
-                step_ids.append(global_batch_ids(loader))
+                step_ids.append(loader.last_global_ids())
             # DDP all-reduces gradients only on the last micro-step.
             with no_grad_sync(model, micro == t.grad_accum - 1):
                 with autocast:

@@ -135,5 +135,7 @@ def test_sample_ids_for_step_are_what_the_sampler_draws(tmp_path, world, mbs, ac
                 assert loader.last_ids.tolist() == drawn[-mbs:]
             assert sample_ids_for_step(len(dataset), 7, step, rank, world, mbs, accum).tolist() == drawn
             assert loader.ids_for_step(step, accum).tolist() == drawn
+        last_micro_step = [i for loader in loaders for i in loader.last_ids.tolist()]
+        assert all(loader.last_global_ids().tolist() == last_micro_step for loader in loaders)
     with pytest.raises(ValueError):
         sample_ids_for_step(len(dataset), 7, 0, 0, world, mbs, accum)
