@@ -16,12 +16,13 @@ export interface TrainingPlan {
 
 export async function planTraining(input: { config: PipelineConfig; shards: StageResult; tokenizer: StageResult }): Promise<TrainingPlan> {
   const { config, shards, tokenizer } = input;
-  // Knobs that change no result stay out of the run's identity, so changing them still resumes.
+  // The orchestrator's knobs change no result: they stay out of the run's identity (changing them
+  // still resumes) and out of the trainer's config (the workflow gets them from the pipeline config).
   const { maxGangRestarts: _r, progressEverySeconds: _p, heartbeatTimeoutSeconds: _h, stallTimeoutSeconds: _s, ...train } = config.train;
   const trainer: TrainerConfig = {
     seed: config.seed,
     model: { ...config.model },
-    train: { ...config.train },
+    train,
     vocabSize: Number(tokenizer.stats.vocabSize ?? config.tokenizer.vocabSize),
     seqLen: config.shard.seqLen,
     eosTokenId: EOS_TOKEN_ID,

@@ -47,8 +47,6 @@ export interface NodeDeps {
   stopGraceMs?: number;
 }
 
-/** Orchestrator knobs that ride in the pipeline's `train` section but are not the trainer's. */
-const ORCHESTRATOR_KEYS = ['heartbeatTimeoutSeconds', 'stallTimeoutSeconds'];
 const STARTUP_ALLOWANCE_MS = 10 * 60_000;
 
 /** Shards are immutable per stage folder: download once per worker, reuse across attempts. */
@@ -56,13 +54,6 @@ async function localShards(shardsDir: string): Promise<string> {
   const manifest = await readManifest(store, shardsDir);
   if (!manifest) throw fatal(ErrorType.NotFound, `No committed shard stage at ${shardsDir} (its _MANIFEST.json is missing).`);
   return downloadDirOnce(shardsDir, cacheDir('shards', manifest.fingerprint.slice(0, 16)));
-}
-
-/** The trainer's config file: the pipeline's, less the orchestrator's own knobs. */
-function trainerConfigJson(input: TrainNodeInput): string {
-  const train = { ...input.trainer.train };
-  for (const key of ORCHESTRATOR_KEYS) delete train[key];
-  return JSON.stringify({ ...input.trainer, train }, null, 2);
 }
 
 /**
@@ -113,7 +104,7 @@ export function createTrainNode(deps: NodeDeps) {
       timings.resumeDownloadMs = lap(t);
 
       const configPath = join(runDir, 'trainer-config.json');
-      writeFileSync(configPath, trainerConfigJson(input));
+      writeFileSync(configPath, JSON.stringify(input.trainer, null, 2));
       // Earlier attempts' local checkpoints are in the artifact store already: free the disk.
       for (const old of readdirSync(runDir)) if (old.startsWith('attempt-')) rmSync(join(runDir, old), { recursive: true, force: true });
       const outDir = join(runDir, `attempt-${input.attempt}`);
