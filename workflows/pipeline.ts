@@ -30,6 +30,7 @@ import {
   type StageName,
 } from './definitions.js';
 import { dedupWorkflow } from './dedup.js';
+import { applyProgress } from './progress.js';
 import { trainingRun, type TrainingRunResult } from './training.js';
 
 type DataActivities = ReturnType<typeof data.createDataActivities>;
@@ -96,13 +97,8 @@ export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
 
   setHandler(statusQuery, () => status);
   setHandler(progressSignal, (p) => {
-    const train = status.train;
-    if (p.loss !== undefined && (train.firstLossStep === undefined || p.step < train.firstLossStep)) {
-      train.firstLoss = p.loss;
-      train.firstLossStep = p.step;
-    }
-    Object.assign(train, { ...p, lastCheckpoint: p.lastCheckpoint ?? train.lastCheckpoint });
-    if (p.attempt !== undefined && p.attempt > train.attempts) train.attempts = p.attempt;
+    applyProgress(status.train, p);
+    if (p.attempt !== undefined && p.attempt > status.train.attempts) status.train.attempts = p.attempt;
   });
   // Pause and resume are forwarded to the training run; outside training they are remembered
   // and applied when training starts.

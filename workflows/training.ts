@@ -39,6 +39,7 @@ import {
 } from './definitions.js';
 import { ErrorType } from '../lib/errors.js';
 import { describeFailure } from './failures.js';
+import { applyProgress } from './progress.js';
 
 export interface TrainingRunInput {
   runKey: string;
@@ -157,11 +158,7 @@ export async function trainingRun(input: TrainingRunInput): Promise<TrainingRunR
   });
   setHandler(progressSignal, (p) => {
     if (p.attempt !== undefined && p.attempt !== status.attempts) return; // a late report of an old gang
-    if (p.loss !== undefined && (status.firstLossStep === undefined || p.step < status.firstLossStep)) {
-      status.firstLoss = p.loss;
-      status.firstLossStep = p.step;
-    }
-    Object.assign(status, { ...p, lastCheckpoint: p.lastCheckpoint ?? status.lastCheckpoint });
+    applyProgress(status, p);
     publishStep();
     if (!continuing && historyIsLong()) {
       continuing = true;
