@@ -10,12 +10,7 @@ import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { pythonExecutable } from '../lib/python.js';
 import { kilnHome, repoRoot } from '../lib/workdirs.js';
-import { SEARCH_ATTRIBUTES } from '../workflows/definitions.js';
-
-/** The `temporal` CLI's spelling of a search attribute type (KEYWORD -> Keyword). */
-export function searchAttributeCliType(type: string): string {
-  return type.charAt(0) + type.slice(1).toLowerCase();
-}
+import { SEARCH_ATTRIBUTES, searchAttributeCliType } from '../workflows/definitions.js';
 
 export interface StackOptions {
   home?: string;

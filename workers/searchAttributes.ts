@@ -3,7 +3,7 @@
 // cli/stack.ts has them already). Without the right to add them, it says what to run instead.
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { SEARCH_ATTRIBUTES } from '../workflows/definitions.js';
+import { SEARCH_ATTRIBUTES, searchAttributeCliType } from '../workflows/definitions.js';
 
 const IndexedValueType = proto.temporal.api.enums.v1.IndexedValueType;
 const TYPES: Record<string, proto.temporal.api.enums.v1.IndexedValueType> = {
@@ -19,7 +19,7 @@ export async function ensureSearchAttributes(client: Client, namespace: string):
     await client.connection.operatorService.addSearchAttributes({ namespace, searchAttributes: Object.fromEntries(missing.map((a) => [a.name, TYPES[a.type]!])) });
     console.error(`[search attributes] registered ${missing.map((a) => a.name).join(', ')} in namespace ${namespace}`);
   } catch (err) {
-    const cmd = SEARCH_ATTRIBUTES.map((a) => `temporal operator search-attribute create --namespace ${namespace} --name ${a.name} --type ${a.type.charAt(0)}${a.type.slice(1).toLowerCase()}`).join(' && ');
+    const cmd = SEARCH_ATTRIBUTES.map((a) => `temporal operator search-attribute create --namespace ${namespace} --name ${a.name} --type ${searchAttributeCliType(a.type)}`).join(' && ');
     console.error(`[search attributes] could not check or register them (${(err as Error).message}); the workflows need them: ${cmd}`);
   }
 }

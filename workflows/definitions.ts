@@ -90,6 +90,11 @@ export const kilnStageAttribute: SearchAttributeKey<typeof SearchAttributeType.K
 export const kilnStepAttribute: SearchAttributeKey<typeof SearchAttributeType.INT> = { name: 'KilnStep', type: 'INT' };
 export const SEARCH_ATTRIBUTES = [kilnStageAttribute, kilnStepAttribute];
 
+/** The `temporal` CLI's spelling of a search attribute type (KEYWORD -> Keyword). */
+export function searchAttributeCliType(type: string): string {
+  return type.charAt(0) + type.slice(1).toLowerCase();
+}
+
 export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');
 export const statusQuery = defineQuery<PipelineStatus | TrainingStatus>('status');
