@@ -69,6 +69,11 @@ function partMarker(dir: string, part: string): string {
   return joinUri(dir, '_parts', `${part}.json`);
 }
 
+/** What shardPartStage recorded for a committed part: its result and the files it wrote. */
+async function readPartMarker(dir: string, part: string): Promise<ShardPartResult & { outputs: ManifestFile[] }> {
+  return JSON.parse(Buffer.from(await store.readBytes(partMarker(dir, part))).toString('utf8'));
+}
+
 function toolArgs(params: PipelineConfig['shard'], seed: number, tokenizerJson: string): string[] {
   return [
     '--tokenizer', tokenizerJson,
@@ -135,7 +140,7 @@ export async function shardStage(input: ShardStageInput): Promise<StageResult | 
 export async function shardPartStage(input: ShardPartInput): Promise<ShardPartResult> {
   const marker = partMarker(input.dir, input.part);
   if (await store.exists(marker)) {
-    const recorded = JSON.parse(Buffer.from(await store.readBytes(marker)).toString('utf8')) as ShardPartResult;
+    const recorded = await readPartMarker(input.dir, input.part);
     return { part: recorded.part, stats: recorded.stats };
   }
   return withHeartbeat(() =>
@@ -158,8 +163,7 @@ async function mergeParts(dir: string, parts: ShardPartResult[], plans: ShardPar
   const outputs: ManifestFile[] = [];
   const root = join(tmp, 'merge');
   for (const { part } of parts) {
-    const recorded = JSON.parse(Buffer.from(await store.readBytes(partMarker(dir, part))).toString('utf8')) as { outputs: ManifestFile[] };
-    outputs.push(...recorded.outputs);
+    outputs.push(...(await readPartMarker(dir, part)).outputs);
     for (const split of SPLITS) {
       const local = join(root, split, part, 'index.json');
       mkdirSync(dirname(local), { recursive: true });

@@ -10,6 +10,7 @@ import { withHeartbeat } from '../support/heartbeat.js';
 import { buildDataReport, DATA_REPORT_VERSION } from './dataReportModel.js';
 import { renderDataReportHtml } from './dataReportHtml.js';
 import { profileStage, type StageProfile } from './readStages.js';
+import { DATA_STAGES, type DataStageName } from './stageChain.js';
 
 export const DATA_REPORT_STAGE = 'data-report';
 export const DATA_REPORT_HTML = 'report.html';
@@ -34,7 +35,7 @@ export interface DataReportStats {
 
 export async function dataReportStage(input: DataReportInput, deps?: StageDeps): Promise<StageResult> {
   const store = await defaultStore(deps);
-  const chain = (['ingest', 'clean', 'dedup'] as const).flatMap((k) => (input[k] ? [[k, input[k]!] as const] : []));
+  const chain = DATA_STAGES.flatMap((k) => (input[k] ? [[k, input[k]!] as const] : []));
   const title = input.title ?? 'Data report';
   return runStage({
     store,
@@ -43,7 +44,7 @@ export async function dataReportStage(input: DataReportInput, deps?: StageDeps):
     params: { version: DATA_REPORT_VERSION, title },
     inputs: chain.map(([role, r]) => ({ role, stage: r.stage, fingerprint: r.fingerprint })),
     work: async (dir) => {
-      const profiles: Partial<Record<'ingest' | 'clean' | 'dedup', StageProfile>> = {};
+      const profiles: Partial<Record<DataStageName, StageProfile>> = {};
       const files = chain.reduce((n, [, r]) => n + r.outputs.length, 0);
       let filesDone = 0;
       await withHeartbeat(

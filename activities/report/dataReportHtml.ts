@@ -4,6 +4,7 @@ import { escapeHtml, htmlDetails, htmlFigure, htmlPage, htmlParagraph, htmlTable
 import { barChart, histogram } from '../../lib/report/svg.js';
 import type { Bin } from '../../lib/report/distribution.js';
 import type { DataReport, MetricReport, Removal, SummaryStep } from './dataReportModel.js';
+import { DATA_STAGES, type DataStageName } from './stageChain.js';
 
 const count = (n: number | null | undefined): Cell => (n === null || n === undefined ? { html: '–', numeric: true } : { html: formatCount(n), numeric: true });
 const bytes = (n: number | null | undefined): Cell => (n === null || n === undefined ? { html: '–', numeric: true } : { html: escapeHtml(formatBytes(n)), numeric: true });
@@ -39,8 +40,6 @@ function summarySection(r: DataReport): Section {
   };
 }
 
-const STAGE_KEYS = ['ingest', 'clean', 'dedup'] as const;
-
 /** "auto_generated 2,051 · vendored_path 3": the reasons that removed the most files first. */
 function topReasons(droppedBy: Record<string, number>, max = 3): string {
   const sorted = Object.entries(droppedBy).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
@@ -50,7 +49,7 @@ function topReasons(droppedBy: Record<string, number>, max = 3): string {
 }
 
 function languagesSection(r: DataReport): Section {
-  const stages = STAGE_KEYS.filter((k) => r.languages.some((l) => l.stageFiles[k] !== null));
+  const stages = DATA_STAGES.filter((k) => r.languages.some((l) => l.stageFiles[k] !== null));
   const first = stages[0];
   const last = stages[stages.length - 1];
   const hasReasons = r.languages.some((l) => Object.keys(l.droppedBy).length > 0);
@@ -63,7 +62,7 @@ function languagesSection(r: DataReport): Section {
     ...stages.map((k) => bytes(l.bytes[k])),
   ]);
   const total = (get: (l: DataReport['languages'][number]) => number | null) => (r.languages.some((l) => get(l) === null) ? null : r.languages.reduce((a, l) => a + (get(l) ?? 0), 0));
-  const files = (k: (typeof STAGE_KEYS)[number]) => total((l) => l.stageFiles[k]);
+  const files = (k: DataStageName) => total((l) => l.stageFiles[k]);
   const totals: Cell[][] = [
     ['all languages', ...stages.map((k) => count(files(k))), pct(first ? files(last) : null, first ? files(first) : null), ...(hasReasons ? [''] : []), ...stages.map((k) => bytes(total((l) => l.bytes[k])))],
   ];

@@ -26,9 +26,8 @@ export interface LanguageProfile {
   /** `lang` as first seen in the data (display name). */
   name: string;
   files: number;
-  /** Sum of the `size` column (rows with a null size add nothing; see sizeUnknown). */
+  /** Sum of the `size` column (rows with a null size add nothing; see missing.size). */
   bytes: number;
-  sizeUnknown: number;
   metrics: Record<Metric, LogDistribution>;
   /** Rows whose value of the metric is null (e.g. a source that did not carry line lengths). */
   missing: Record<Metric, number>;
@@ -81,7 +80,7 @@ export function profileTable(table: Table, languages: Map<string, LanguageProfil
     const name = lang ?? '(none)';
     const key = langFolder(name);
     let p = languages.get(key);
-    if (!p) languages.set(key, (p = { name, files: 0, bytes: 0, sizeUnknown: 0, metrics: emptyMetrics(), missing: { size: 0, max_line_length: 0, avg_line_length: 0 } }));
+    if (!p) languages.set(key, (p = { name, files: 0, bytes: 0, metrics: emptyMetrics(), missing: { size: 0, max_line_length: 0, avg_line_length: 0 } }));
     p.files++;
     return p;
   });
@@ -90,7 +89,7 @@ export function profileTable(table: Table, languages: Map<string, LanguageProfil
       const p = perRow[row];
       if (v === null) p.missing[metric]++;
       else p.metrics[metric].add(v);
-      if (metric === 'size') v === null ? p.sizeUnknown++ : (p.bytes += v);
+      if (metric === 'size' && v !== null) p.bytes += v;
     });
   }
 }

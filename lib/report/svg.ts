@@ -74,6 +74,12 @@ function thinToPixels(points: [number, number][], x: Scale): [number, number][] 
   return out;
 }
 
+/** A linear x axis over [lo, hi], widened to nice ticks about 90 px apart. */
+function linearXScale(lo: number, hi: number, range: [number, number]): Scale {
+  const ticks = linearTicks(lo, hi, Math.max(3, Math.floor((range[1] - range[0]) / 90)));
+  return linearScale([ticks[0], ticks[ticks.length - 1]], range, ticks);
+}
+
 /** Lines through (x, y) points, one per series, sorted by x; gaps where a value can't be drawn. */
 export function lineChart(opts: LineChartOptions): string {
   const { width, height } = size(opts);
@@ -93,8 +99,7 @@ export function lineChart(opts: LineChartOptions): string {
     return out.join('\n');
   }
   const [xMin, xMax] = extent(points.map((p) => p[0]))!;
-  const xTickValues = linearTicks(xMin, xMax, Math.max(3, Math.floor((width - frame.left - frame.right) / 90)));
-  const x = linearScale([xTickValues[0], xTickValues[xTickValues.length - 1]], [frame.left, width - frame.right], xTickValues);
+  const x = linearXScale(xMin, xMax, [frame.left, width - frame.right]);
   out.push(...yAxis(frame, y, opts.yLabel), xAxisLine(frame), ...xTicks(frame, x), xLabelText(frame, opts.xLabel, false));
   opts.series.forEach((series, i) => {
     const color = PALETTE[i % PALETTE.length];
@@ -189,13 +194,7 @@ export function histogram(opts: HistogramOptions): string {
   const lo = extent(bins.map((b) => b.from))![0];
   const hi = extent(bins.map((b) => b.to))![1];
   const xRange: [number, number] = [frame.left, width - frame.right];
-  let x: Scale;
-  if (opts.logX) {
-    x = logScale([lo, hi], xRange, logTicks(lo, hi));
-  } else {
-    const ticks = linearTicks(lo, hi, Math.max(3, Math.floor((width - frame.left - frame.right) / 90)));
-    x = linearScale([ticks[0], ticks[ticks.length - 1]], xRange, ticks);
-  }
+  const x = opts.logX ? logScale([lo, hi], xRange, logTicks(lo, hi)) : linearXScale(lo, hi, xRange);
   out.push(...yAxis(frame, y, opts.yLabel));
   const base = opts.logY ? height - frame.bottom : y.map(0);
   for (const bin of bins) {
