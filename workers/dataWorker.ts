@@ -13,7 +13,8 @@ async function main(): Promise<void> {
   const connection = await connectWorker();
   const namespace = temporalNamespace();
   // The pipeline upserts KilnStage: the attribute must exist before this worker runs a workflow task.
-  await ensureSearchAttributes(await connectClient(), namespace);
+  const client = await connectClient();
+  await ensureSearchAttributes(client, namespace).finally(() => client.connection.close());
   const workflows = await Worker.create({ connection, namespace, taskQueue: TASK_QUEUES.workflows, workflowsPath });
   const data = await Worker.create({
     connection,
