@@ -21,6 +21,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { PII_TYPES, type PiiType } from '../activities/clean/pii/types.js';
 import { readParquetTable } from '../lib/parquet.js';
 import { tableToRows } from '../lib/stackSchema.js';
 
@@ -32,7 +33,7 @@ const RANDOM_FILES = 100;
 const PLANTED_DOCS = 160;
 const MAX_HOST_BYTES = 4_000;
 
-type LabelType = 'EMAIL' | 'IP_ADDRESS' | 'KEY' | 'PASSWORD';
+type LabelType = PiiType;
 export interface Label {
   type: LabelType;
   start: number;
@@ -494,7 +495,7 @@ function main(): number {
 
   writeFileSync(join(OUT_DIR, 'eval.jsonl'), toJsonl(docs));
   const count = (kind: string, type: string): number => docs.filter((d) => d.kind === kind).reduce((n, d) => n + d.labels.filter((l) => l.type === type).length, 0);
-  const summary = ['EMAIL', 'IP_ADDRESS', 'KEY', 'PASSWORD'].map((t) => `${t}: ${count('real', t)} real + ${count('planted', t)} planted`).join(', ');
+  const summary = PII_TYPES.map((t) => `${t}: ${count('real', t)} real + ${count('planted', t)} planted`).join(', ');
   process.stdout.write(`${docs.length} documents (${real.length} real, ${PLANTED_DOCS} planted); labels ${summary}\n`);
   return 0;
 }

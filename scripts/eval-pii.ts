@@ -26,11 +26,8 @@ import { readStringColumn } from '../lib/stackSchema.js';
 
 const ROOT = join(import.meta.dirname, '..');
 
-export interface Span {
-  type: PiiType;
-  start: number;
-  end: number;
-}
+/** A labelled or detected span: the shape findPii returns. */
+export type Span = PiiEntity;
 export interface LabelledDoc {
   id: string;
   text: string;
@@ -92,7 +89,7 @@ async function detectWithCli(docs: LabelledDoc[]): Promise<{ predictions: Map<st
   const predictions = new Map<string, Span[]>();
   const reading = (async () => {
     for await (const line of createInterface({ input: child.stdout })) {
-      const { id, entities } = JSON.parse(line) as { id: string; entities: PiiEntity[] };
+      const { id, entities } = JSON.parse(line) as { id: string; entities: Span[] };
       predictions.set(id, entities);
     }
   })();
@@ -142,10 +139,6 @@ function corpusFiles(dir: string): { repo: string; path: string; text: string }[
     }
   }
   return files;
-}
-
-function corpusTexts(dir: string): string[] {
-  return corpusFiles(dir).map((f) => f.text);
 }
 
 /** Every detection in a Stack-format corpus, one TSV line each, for a person to review (precision on real code). */
@@ -209,7 +202,7 @@ async function main(): Promise<number> {
     process.stdout.write(`findPii throughput, one core, ${what} (${t.mb.toFixed(2)} MB): ${t.wallMbPerS.toFixed(1)} MB/s wall, ${t.cpuMbPerS.toFixed(1)} MB/s per CPU second\n`);
   };
   report('evaluation set', throughput(docs.map((d) => d.text)));
-  if (values.corpus) report(values.corpus, throughput(corpusTexts(values.corpus)));
+  if (values.corpus) report(values.corpus, throughput(corpusFiles(values.corpus).map((f) => f.text)));
   return 0;
 }
 

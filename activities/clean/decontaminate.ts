@@ -14,23 +14,17 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { basename, join } from 'node:path';
 import { ErrorType, fatal } from '../../lib/errors.js';
 import type { ArtifactStore } from '../../lib/storage/index.js';
 import { repoRoot } from '../../lib/workdirs.js';
 import { parseProblems, type Problem } from '../eval/problems.js';
+import { resolveUri } from '../prepareRun.js';
 
 /** Names of benchmarks shipped in the repository. */
 export const BUNDLED_BENCHMARKS: Readonly<Record<string, string>> = {
   humaneval: join(repoRoot, 'data/humaneval/HumanEval.jsonl.gz'),
 };
-
-/** `file://./x` -> absolute against the working directory (as prepareRun does for the run's URIs). */
-function resolveUri(uri: string): string {
-  const m = /^file:\/\/(?!\/)(.*)$/.exec(uri);
-  return m ? pathToFileURL(resolve(m[1]!)).href : uri;
-}
 
 export type BenchmarkTextKind = 'prompt' | 'docstring' | 'solution';
 

@@ -141,7 +141,7 @@ export function cleanDetails(c: CleanCounts, syntax: Record<string, SyntaxLangua
   return {
     filters: activeFilters.map((name) => ({ name, dropped: c.dropReasons[name], dropped_bytes: c.dropBytes[name], samples: c.samples[name] })),
     per_language: c.perLanguage,
-    syntax: Object.fromEntries(Object.entries(syntax).map(([lang, s]) => [lang, { checked: s.checked, failed: s.failed, skipped_too_large: s.skipped_too_large }])),
+    syntax,
     pii: c.redactions,
   };
 }

@@ -11,7 +11,7 @@
  *   decontaminated, syntax_error                                       (benchmarks, parse)
  */
 import { findGeneratedMarker } from './generated.js';
-import { visibleTextStats } from './html.js';
+import { visibleTextChars } from './html.js';
 import { isMinified } from './minified.js';
 import { generatedPathReason, vendoredDir } from './paths.js';
 import type { BenchmarkIndex } from './decontaminate.js';
@@ -152,7 +152,7 @@ export interface DocStats extends LineStats {
 
 export interface CleanDoc {
   content: string;
-  stats: LineStats | DocStats;
+  stats: DocStats;
   /** Repository path, extension (lower case, no dot) and The Stack language, when known. */
   path?: string;
   ext?: string;
@@ -194,16 +194,19 @@ export function splitlines(text: string): string[] {
   return firstLines(text);
 }
 
-const ALNUM_PATTERN = /^[\p{L}\p{N}]$/u;
-/** isalnum for every BMP code unit, computed once (\p{L} = isalpha, \p{N} = isnumeric). */
-const BMP_ALNUM = (() => {
+/** 1 for every BMP code unit (surrogates excepted) that `pattern` matches, computed once. */
+function bmpTable(pattern: RegExp): Uint8Array {
   const table = new Uint8Array(0x10000);
   for (let c = 0; c < 0x10000; c++) {
     if (c >= 0xd800 && c <= 0xdfff) continue;
-    if (ALNUM_PATTERN.test(String.fromCharCode(c))) table[c] = 1;
+    if (pattern.test(String.fromCharCode(c))) table[c] = 1;
   }
   return table;
-})();
+}
+
+const ALNUM_PATTERN = /^[\p{L}\p{N}]$/u;
+/** isalnum for every BMP code unit (\p{L} = isalpha, \p{N} = isnumeric). */
+const BMP_ALNUM = bmpTable(ALNUM_PATTERN);
 
 /** Python's str.isalnum() for one code point. */
 export function isAlnumCodePoint(cp: number): boolean {
@@ -213,14 +216,7 @@ export function isAlnumCodePoint(cp: number): boolean {
 
 const ALPHA_PATTERN = /^\p{L}$/u;
 /** isalpha for every BMP code unit (Python: categories Lm, Lt, Lu, Ll, Lo = \p{L}). */
-const BMP_ALPHA = (() => {
-  const table = new Uint8Array(0x10000);
-  for (let c = 0; c < 0x10000; c++) {
-    if (c >= 0xd800 && c <= 0xdfff) continue;
-    if (ALPHA_PATTERN.test(String.fromCharCode(c))) table[c] = 1;
-  }
-  return table;
-})();
+const BMP_ALPHA = bmpTable(ALPHA_PATTERN);
 
 /** Share of code points with str.isalpha(); 0 for empty content. */
 export function alphabeticFraction(content: string): number {
@@ -249,7 +245,6 @@ export function computeLineStats(content: string): LineStats {
   return { avgLineLength: s.avgLineLength, maxLineLength: s.maxLineLength, alphanumFraction: s.alphanumFraction };
 }
 
-/** Every statistic of DocStats, in one pass over the UTF-16 code units. */
 /** Per BMP code unit: 1 = alphanumeric, 2 = line boundary, 4 = space or tab (one lookup per character). */
 const CHAR_CLASS = (() => {
   const table = new Uint8Array(0x10000);
@@ -261,6 +256,7 @@ const CHAR_CLASS = (() => {
   return table;
 })();
 
+/** Every statistic of DocStats, in one pass over the UTF-16 code units. */
 export function computeDocStats(content: string): DocStats {
   const n = content.length;
   let codePoints = 0;
@@ -315,7 +311,7 @@ export function computeDocStats(content: string): DocStats {
   };
 }
 
-export function toCleanDoc(content: string, meta: { path?: string; ext?: string; lang?: string } = {}): CleanDoc {
+export function toCleanDoc(content: string, meta: { path?: string; ext?: string; lang?: string; bytes?: number } = {}): CleanDoc {
   const ext = meta.ext ?? extensionOf(meta.path ?? '');
   return { content, stats: computeDocStats(content), ...meta, ext: ext.toLowerCase() };
 }
@@ -325,12 +321,6 @@ export function extensionOf(path: string): string {
   const base = path.slice(path.lastIndexOf('/') + 1);
   const dot = base.lastIndexOf('.');
   return dot <= 0 ? '' : base.slice(dot + 1);
-}
-
-function docStats(doc: CleanDoc): DocStats {
-  const s = doc.stats as DocStats;
-  if (s.chars === undefined) doc.stats = computeDocStats(doc.content);
-  return doc.stats as DocStats;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -388,7 +378,7 @@ export function filterGeneratedPath(doc: CleanDoc): Verdict {
 }
 
 export function filterMinified(doc: CleanDoc, params: CleanParams): Verdict {
-  return isMinified(doc, docStats(doc), params) ? 'minified' : 'keep';
+  return isMinified(doc, params) ? 'minified' : 'keep';
 }
 
 /** StarCoder: `<?xml version=` in the first 100 characters, except XSLT. */
@@ -422,7 +412,7 @@ export function filterAlphabeticFraction(doc: CleanDoc, params: CleanParams): Ve
 export function filterSizeWindow(doc: CleanDoc, params: CleanParams): Verdict {
   const t = thresholdsFor(params, doc.ext ?? '');
   if (t.minChars === null && t.maxChars === null) return 'keep';
-  const chars = docStats(doc).chars;
+  const chars = doc.stats.chars;
   return (t.minChars !== null && chars < t.minChars) || (t.maxChars !== null && chars > t.maxChars) ? 'size_window' : 'keep';
 }
 
@@ -431,8 +421,8 @@ const HTML_EXTENSIONS = new Set(['html', 'htm', 'xhtml']);
 /** StarCoder: visible text at least 20% of the HTML and at least 100 characters. */
 export function filterHtmlVisibleText(doc: CleanDoc, params: CleanParams): Verdict {
   if (doc.lang !== 'HTML' && !(doc.ext && HTML_EXTENSIONS.has(doc.ext))) return 'keep';
-  const { visibleChars, totalChars } = visibleTextStats(doc.content);
-  const fraction = totalChars === 0 ? 0 : visibleChars / totalChars;
+  const visibleChars = visibleTextChars(doc.content);
+  const fraction = doc.stats.chars === 0 ? 0 : visibleChars / doc.stats.chars;
   return fraction < params.htmlMinVisibleFraction || visibleChars < params.htmlMinVisibleChars ? 'html_visible_text' : 'keep';
 }
 
@@ -463,12 +453,17 @@ export const FILTERS: Readonly<Record<DropReason, Filter>> = {
   syntax_error: filterSyntaxError,
 };
 
+/** The filters `params` leaves switched on, in run order. */
+export function enabledFilters(params: CleanParams): DropReason[] {
+  return DROP_REASONS.filter((r) => !params.disabledFilters.includes(r));
+}
+
 const activeFilters = new WeakMap<CleanParams, [DropReason, Filter][]>();
 
 function filtersFor(params: CleanParams): [DropReason, Filter][] {
   let list = activeFilters.get(params);
   if (!list) {
-    list = DROP_REASONS.filter((r) => !params.disabledFilters.includes(r)).map((r) => [r, FILTERS[r]]);
+    list = enabledFilters(params).map((r) => [r, FILTERS[r]]);
     activeFilters.set(params, list);
   }
   return list;

@@ -6,13 +6,6 @@
  */
 import { Parser } from 'htmlparser2';
 
-export interface VisibleTextStats {
-  /** Code points of visible text. */
-  visibleChars: number;
-  /** Code points of the whole file. */
-  totalChars: number;
-}
-
 function codePoints(s: string): number {
   let n = s.length;
   for (let i = 0; i < s.length; i++) {
@@ -28,7 +21,8 @@ function codePoints(s: string): number {
   return n;
 }
 
-export function visibleTextStats(html: string): VisibleTextStats {
+/** Code points of visible text (the filter divides by the file's code points, known from its stats). */
+export function visibleTextChars(html: string): number {
   let hidden = 0; // depth inside script/style
   let visible = 0;
   const parser = new Parser(
@@ -47,5 +41,5 @@ export function visibleTextStats(html: string): VisibleTextStats {
   );
   parser.write(html);
   parser.end();
-  return { visibleChars: visible, totalChars: codePoints(html) };
+  return visible;
 }

@@ -17,15 +17,15 @@ import { buildBenchmarkIndex, loadBenchmark, type LoadedBenchmark } from './deco
 import { cleanCountsStats, cleanDetails, emptyCleanCounts, languageCounts, recordDrop, type CleanCounts } from './details.js';
 import {
   applyFilters,
-  computeDocStats,
   computeLineStats,
   DEFAULT_CLEAN_PARAMS,
   DROP_REASONS,
-  extensionOf,
-  type CleanDoc,
+  enabledFilters,
+  toCleanDoc,
   type CleanParams,
   type DropReason,
   type FilterContext,
+  type LineStats,
   type QualityThresholds,
 } from './filters.js';
 import { redactPii, type PiiType } from './redact.js';
@@ -114,9 +114,10 @@ export function resolveCleanParams(params: Partial<CleanParams> = {}): CleanPara
     if (problem) throw fatal(ErrorType.InvalidConfig, `Expected clean.${key} to be ${problem}, got ${JSON.stringify(value)}.`);
     (out as unknown as Record<string, unknown>)[key] = value;
   }
-  // Extensions are matched in lower case.
-  out.perExtension = Object.fromEntries(Object.entries(out.perExtension).map(([ext, t]) => [ext.toLowerCase().replace(/^\./, ''), t]));
-  out.xmlHeaderExemptExtensions = out.xmlHeaderExemptExtensions.map((e) => e.toLowerCase().replace(/^\./, ''));
+  // Extensions are matched in lower case, without the dot.
+  const bareExtension = (ext: string) => ext.toLowerCase().replace(/^\./, '');
+  out.perExtension = Object.fromEntries(Object.entries(out.perExtension).map(([ext, t]) => [bareExtension(ext), t]));
+  out.xmlHeaderExemptExtensions = out.xmlHeaderExemptExtensions.map(bareExtension);
   return out;
 }
 
@@ -146,15 +147,14 @@ export function cleanRows(rows: StackRow[], params: CleanParams, counts: CleanCo
     perLang.rows_in++;
     perLang.bytes_in += bytesIn;
     const statsStarted = ctx.timings ? performance.now() : 0;
-    const docStats = computeDocStats(content);
+    const doc = toCleanDoc(content, { path, ext: row.ext ?? undefined, lang, bytes: bytesIn });
     if (ctx.timings) ctx.timings.line_stats = (ctx.timings.line_stats ?? 0) + (performance.now() - statsStarted);
-    const doc: CleanDoc = { content, stats: docStats, path, ext: (row.ext ?? extensionOf(path)).toLowerCase(), lang, bytes: bytesIn };
     const verdict = applyFilters(doc, params, ctx);
     if (verdict !== 'keep') {
       recordDrop(counts, verdict, { repo: row.max_stars_repo_name ?? '', path, lang, content, bytes: bytesIn }, detailOf(verdict, ctx));
       continue;
     }
-    let stats = doc.stats;
+    let stats: LineStats = doc.stats;
     if (params.redactPii) {
       const started = ctx.timings ? performance.now() : 0;
       const redacted = redactPii(content);
@@ -217,83 +217,71 @@ export async function cleanStage(input: CleanInput, deps?: StageDeps): Promise<S
   const params = resolveCleanParams(input.params);
   const files = parquetOutputs(input.input);
   const { ctx, benchmarks } = await createFilterContext(params, store);
-  ctx.timings = {};
+  const timings: Record<string, number> = {};
+  ctx.timings = timings;
   // A changed benchmark file must not reuse an earlier result.
   const fingerprintParams = benchmarks.length > 0 ? { ...params, benchmarkSha256: Object.fromEntries(benchmarks.map((b) => [b.name, b.sha256])) } : params;
-  const activeFilters = DROP_REASONS.filter((r) => !params.disabledFilters.includes(r));
   try {
-    return await runCleanStage(input, store, params, fingerprintParams, files, ctx, activeFilters);
+    return await runStage({
+      store,
+      artifactsRoot: input.artifactsRoot,
+      stage: 'clean',
+      params: fingerprintParams,
+      inputs: [{ stage: input.input.stage, fingerprint: input.input.fingerprint }],
+      work: async (dir) => {
+        const counts = emptyCleanCounts();
+        const outputs: ManifestFile[] = [];
+        let filesDone = 0;
+        let bytesRead = 0;
+        let bytesWritten = 0;
+        await withHeartbeat(
+          async () => {
+            for (const uri of files) {
+              const bytes = await store.readBytes(uri);
+              bytesRead += bytes.byteLength;
+              const table = readParquetTable(bytes, uri);
+              assertStackSchema(table, uri);
+              const rows = tableToRows(table);
+              const kept: StackRow[] = [];
+              for (let i = 0; i < rows.length; i += YIELD_EVERY_ROWS) {
+                kept.push(...cleanRows(rows.slice(i, i + YIELD_EVERY_ROWS), params, counts, ctx));
+                await yieldToEventLoop(); // lets heartbeats and cancellation through
+              }
+              filesDone++;
+              if (kept.length > 0) {
+                const out = joinUri(dir, relativeTo(input.input.dir, uri));
+                const data = writeParquetTable(rowsToTable(kept));
+                await store.writeBytes(out, data);
+                outputs.push(describeBytes(out, data, kept.length));
+                bytesWritten += data.byteLength;
+              }
+            }
+          },
+          () => ({ filesDone, files: files.length, kept: counts.kept, dropped: counts.dropped }),
+        );
+        if (counts.rowsIn > 0 && counts.kept === 0) {
+          const reasons = Object.entries(counts.dropReasons).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`);
+          throw fatal(
+            ErrorType.InvalidInput,
+            `clean dropped all ${counts.rowsIn} rows of ${input.input.dir} (${reasons.join(', ')}): loosen the clean settings or check the input.`,
+          );
+        }
+        const syntax = ctx.syntax?.counts;
+        await store.writeBytes(joinUri(dir, DETAILS_NAME), JSON.stringify(cleanDetails(counts, syntax, enabledFilters(params)), null, 2) + '\n');
+        return {
+          outputs,
+          stats: {
+            files_read: filesDone,
+            ...cleanCountsStats(counts, syntax, ctx.benchmarks?.dropped),
+            bytes_read: bytesRead,
+            bytes_written: bytesWritten,
+            // Seconds per step: line statistics, each filter (over the files that reached it), PII redaction.
+            seconds_by_step: Object.fromEntries(Object.entries(timings).map(([k, ms]) => [k, Math.round(ms) / 1000])),
+          },
+        };
+      },
+    });
   } finally {
     ctx.syntax?.dispose();
   }
-}
-
-async function runCleanStage(
-  input: CleanInput,
-  store: Awaited<ReturnType<typeof defaultStore>>,
-  params: CleanParams,
-  fingerprintParams: unknown,
-  files: string[],
-  ctx: FilterContext,
-  activeFilters: DropReason[],
-): Promise<StageResult> {
-  return runStage({
-    store,
-    artifactsRoot: input.artifactsRoot,
-    stage: 'clean',
-    params: fingerprintParams,
-    inputs: [{ stage: input.input.stage, fingerprint: input.input.fingerprint }],
-    work: async (dir) => {
-      const counts = emptyCleanCounts();
-      const outputs: ManifestFile[] = [];
-      let filesDone = 0;
-      let bytesRead = 0;
-      let bytesWritten = 0;
-      await withHeartbeat(
-        async () => {
-          for (const uri of files) {
-            const bytes = await store.readBytes(uri);
-            bytesRead += bytes.byteLength;
-            const table = readParquetTable(bytes, uri);
-            assertStackSchema(table, uri);
-            const rows = tableToRows(table);
-            const kept: StackRow[] = [];
-            for (let i = 0; i < rows.length; i += YIELD_EVERY_ROWS) {
-              kept.push(...cleanRows(rows.slice(i, i + YIELD_EVERY_ROWS), params, counts, ctx));
-              await yieldToEventLoop(); // lets heartbeats and cancellation through
-            }
-            filesDone++;
-            if (kept.length > 0) {
-              const out = joinUri(dir, relativeTo(input.input.dir, uri));
-              const data = writeParquetTable(rowsToTable(kept));
-              await store.writeBytes(out, data);
-              outputs.push(describeBytes(out, data, kept.length));
-              bytesWritten += data.byteLength;
-            }
-          }
-        },
-        () => ({ filesDone, files: files.length, kept: counts.kept, dropped: counts.dropped }),
-      );
-      if (counts.rowsIn > 0 && counts.kept === 0) {
-        const reasons = Object.entries(counts.dropReasons).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`);
-        throw fatal(
-          ErrorType.InvalidInput,
-          `clean dropped all ${counts.rowsIn} rows of ${input.input.dir} (${reasons.join(', ')}): loosen the clean settings or check the input.`,
-        );
-      }
-      const syntax = ctx.syntax?.counts;
-      await store.writeBytes(joinUri(dir, DETAILS_NAME), JSON.stringify(cleanDetails(counts, syntax, activeFilters), null, 2) + '\n');
-      return {
-        outputs,
-        stats: {
-          files_read: filesDone,
-          ...cleanCountsStats(counts, syntax, ctx.benchmarks?.dropped),
-          bytes_read: bytesRead,
-          bytes_written: bytesWritten,
-          // Seconds per step: line statistics, each filter (over the files that reached it), PII redaction.
-          seconds_by_step: Object.fromEntries(Object.entries(ctx.timings ?? {}).map(([k, ms]) => [k, Math.round(ms) / 1000])),
-        },
-      };
-    },
-  });
 }

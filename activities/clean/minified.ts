@@ -3,7 +3,7 @@
  * line length above 110), or a long line in text that has almost no whitespace (a bundle behind
  * a short licence header keeps the mean low but not the whitespace share).
  */
-import type { CleanDoc, CleanParams, DocStats } from './filters.js';
+import type { CleanDoc, CleanParams } from './filters.js';
 
 export const MINIFIABLE_EXTENSIONS = new Set(['js', 'mjs', 'cjs', 'css']);
 const MINIFIABLE_LANGS = new Set(['JavaScript', 'CSS']);
@@ -11,7 +11,8 @@ const MINIFIABLE_LANGS = new Set(['JavaScript', 'CSS']);
 /** Lines at least this long count as "long" for the whitespace test. */
 export const MINIFIED_LONG_LINE = 500;
 
-export function isMinified(doc: CleanDoc, stats: DocStats, params: CleanParams): boolean {
+export function isMinified(doc: CleanDoc, params: CleanParams): boolean {
+  const stats = doc.stats;
   const minifiable = doc.ext ? MINIFIABLE_EXTENSIONS.has(doc.ext) : doc.lang !== undefined && MINIFIABLE_LANGS.has(doc.lang);
   if (!minifiable || stats.chars === 0) return false;
   if (stats.avgLineLength > params.minifiedAvgLineLength) return true;

@@ -27,8 +27,6 @@ export const SYNTAX_GRAMMARS: Readonly<Record<string, string>> = {
   CSS: 'css',
 };
 
-export const DEFAULT_SYNTAX_LANGUAGES = ['Python', 'JavaScript', 'TypeScript', 'Go', 'Java'];
-
 export type SyntaxVerdict = 'ok' | 'failed' | 'skipped';
 
 export interface SyntaxLanguageCounts {
@@ -135,18 +133,5 @@ export class SyntaxChecker {
   dispose(): void {
     for (const parser of this.parsers.values()) parser.delete();
     this.parsers.clear();
-  }
-
-  /** Whether `content` parses cleanly with `grammar` (tests, tools). */
-  parses(content: string, grammar: string): boolean {
-    const parser = this.parsers.get(grammar);
-    if (!parser) throw new Error(`grammar ${grammar} not loaded`);
-    const tree = parser.parse(content);
-    if (tree === null) return false;
-    try {
-      return !tree.rootNode.hasError;
-    } finally {
-      tree.delete();
-    }
   }
 }

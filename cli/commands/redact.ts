@@ -8,8 +8,8 @@
  * Both call findPii / redactPii, the functions the clean stage runs.
  */
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import { findPii, redactPii } from '../../activities/clean/redact.js';
+import { parseCli } from '../stageCommand.js';
 
 const USAGE = 'Usage: kiln redact [--json] [--jsonl] < input > output\n';
 
@@ -46,13 +46,9 @@ async function redactLines(json: boolean): Promise<void> {
 export async function run(argv: string[]): Promise<number> {
   let values;
   try {
-    values = parseArgs({
-      args: argv,
-      options: { json: { type: 'boolean' }, jsonl: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-    }).values;
+    values = parseCli(argv, { jsonl: { type: 'boolean' } }, USAGE);
   } catch (err) {
-    process.stderr.write(`kiln redact: ${(err as Error).message}\n${USAGE}`);
+    process.stderr.write(`kiln redact: ${(err as Error).message}`);
     return 2;
   }
   if (values.help) {
@@ -61,7 +57,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (values.jsonl) {
     try {
-      await redactLines(values.json ?? false);
+      await redactLines(values.json === true);
     } catch (err) {
       process.stderr.write(`kiln redact: ${(err as Error).message}\n`);
       return 1;

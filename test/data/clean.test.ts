@@ -6,7 +6,7 @@ import { before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { BUNDLED_BENCHMARKS, BenchmarkIndex, benchmarkTexts, extractDocstring, forEachNgramKey, loadBenchmark } from '../../activities/clean/decontaminate.js';
 import { applyFilters, computeDocStats, DEFAULT_CLEAN_PARAMS, DROP_REASONS, isAlnumCodePoint, isLineBoundary, splitlines, thresholdsFor, toCleanDoc, type CleanParams, type FilterContext } from '../../activities/clean/filters.js';
-import { visibleTextStats } from '../../activities/clean/html.js';
+import { visibleTextChars } from '../../activities/clean/html.js';
 import { cleanCountsStats, cleanRows, emptyCleanCounts, resolveCleanParams } from '../../activities/clean/index.js';
 import { findGeneratedMarker } from '../../activities/clean/generated.js';
 import { generatedPathReason, vendoredDir } from '../../activities/clean/paths.js';
@@ -127,7 +127,7 @@ describe("StarCoder's per-extension rules", () => {
 describe('HTML visible text', () => {
   it('counts text outside script and style, entities decoded', () => {
     const html = '<html><head><style>body{color:red}</style><script>var x = "<b>not text</b>";</script></head><body><p>Tom &amp; Jerry</p><!-- hidden --></body></html>';
-    assert.equal(visibleTextStats(html).visibleChars, 'Tom & Jerry'.length);
+    assert.equal(visibleTextChars(html), 'Tom & Jerry'.length);
   });
 
   it('keeps prose-heavy pages and drops markup-heavy ones', () => {
@@ -140,7 +140,7 @@ describe('HTML visible text', () => {
 
   it('survives broken markup', () => {
     const broken = '<div><p>unclosed <b>bold <script>if (a < b) {' + 'text '.repeat(50);
-    assert.doesNotThrow(() => visibleTextStats(broken));
+    assert.doesNotThrow(() => visibleTextChars(broken));
   });
 });
 
