@@ -16,7 +16,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType, fatal } from '../lib/errors.js';
-import { joinUri, runStage, type StageResult } from '../lib/manifest.js';
+import { DETAILS_NAME, joinUri, runStage, type StageResult } from '../lib/manifest.js';
 import { ParquetRowGroups } from '../lib/parquetRowGroups.js';
 import { readStringColumn } from '../lib/stackSchema.js';
 import { resolveSourceColumns, sourceRowsToStack, type SourceColumns } from '../lib/stackSource.js';
@@ -71,7 +71,6 @@ export const DEFAULT_MAX_DOCUMENT_BYTES = 10 * 1024 * 1024;
 /** Entries of _DETAILS.json "skipped" kept (the count is always complete). */
 const MAX_SKIPPED_LISTED = 1000;
 
-export const DETAILS_NAME = '_DETAILS.json';
 
 export async function defaultStore(deps: StageDeps | undefined): Promise<ArtifactStore> {
   return deps?.store ?? (await import('../lib/storage/index.js')).store;

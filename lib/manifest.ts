@@ -9,6 +9,8 @@ import type { ArtifactStore } from './storage/types.js';
 import { CODE_VERSION } from './version.js';
 
 export const MANIFEST_NAME = '_MANIFEST.json';
+/** A stage's details beside its manifest (samples, histograms): too big for the manifest's stats. */
+export const DETAILS_NAME = '_DETAILS.json';
 
 export interface ManifestFile {
   uri: string;

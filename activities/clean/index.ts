@@ -8,7 +8,7 @@
  * samples of what each filter removed go to `_DETAILS.json` in the stage folder.
  */
 import { ErrorType, fatal } from '../../lib/errors.js';
-import { describeBytes, joinUri, runStage, type ManifestFile, type StageResult } from '../../lib/manifest.js';
+import { describeBytes, DETAILS_NAME, joinUri, runStage, type ManifestFile, type StageResult } from '../../lib/manifest.js';
 import { readParquetTable, writeParquetTable } from '../../lib/parquet.js';
 import { assertStackSchema, rowsToTable, tableToRows, type StackRow } from '../../lib/stackSchema.js';
 import { defaultStore, type StageDeps } from '../ingest.js';
@@ -34,7 +34,6 @@ import { SyntaxChecker } from './syntax.js';
 export { cleanCountsStats, emptyCleanCounts, type CleanCounts } from './details.js';
 
 const YIELD_EVERY_ROWS = 500;
-export const DETAILS_NAME = '_DETAILS.json';
 
 export interface CleanInput {
   artifactsRoot: string;

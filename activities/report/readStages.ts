@@ -4,14 +4,13 @@
  * and column by column (lang, size, line lengths) so memory stays bounded by one file.
  */
 import type { Data, Table } from 'apache-arrow';
-import { joinUri, type StageResult } from '../../lib/manifest.js';
+import { DETAILS_NAME, joinUri, type StageResult } from '../../lib/manifest.js';
 import { readParquetTable } from '../../lib/parquet.js';
 import { LogDistribution } from '../../lib/report/distribution.js';
 import { langFolder, readStringColumn } from '../../lib/stackSchema.js';
 import type { ArtifactStore } from '../../lib/storage/types.js';
 import { yieldToEventLoop } from '../support/heartbeat.js';
 
-export const DETAILS_NAME = '_DETAILS.json';
 
 /** The numeric columns profiled, with their report labels. */
 export const METRICS = {

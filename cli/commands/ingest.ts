@@ -6,8 +6,9 @@
  */
 import type { ParseArgsConfig } from 'node:util';
 import cliProgress from 'cli-progress';
-import { DETAILS_NAME, ingestStage, type IngestProgress, type OnBadFile } from '../../activities/ingest.js';
+import { ingestStage, type IngestProgress, type OnBadFile } from '../../activities/ingest.js';
 import { resolveUri } from '../../activities/prepareRun.js';
+import { DETAILS_NAME } from '../../lib/manifest.js';
 import { UsageError, toUri, numberOption, formatBytes, runStageCommand, formatNumber as fmt } from '../stageCommand.js';
 
 const OPTIONS: ParseArgsConfig['options'] = {

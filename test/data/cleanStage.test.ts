@@ -5,10 +5,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { cleanStage, DETAILS_NAME } from '../../activities/clean/index.js';
+import { cleanStage } from '../../activities/clean/index.js';
 import { DROP_REASONS } from '../../activities/clean/filters.js';
 import { ingestStage } from '../../activities/ingest.js';
-import type { StageResult } from '../../lib/manifest.js';
+import { DETAILS_NAME, type StageResult } from '../../lib/manifest.js';
 import { fileUri, fileUriToPath } from '../../lib/storage/index.js';
 import { stackRow, tmpDir, writeRows } from './fixtures.js';
 
