@@ -92,7 +92,8 @@ describe('trainingRun with a real gang', () => {
     env.stack.startGpuWorker(victim.index); // the node comes back (same worker id, same queue)
     const result = await handle.result();
     assert.equal(result.steps, 60);
-    assert.equal(result.gangRestarts, 1);
+    // The message carries the last restart's cause: a second restart here has been seen once in CI.
+    assert.equal(result.gangRestarts, 1, `gang restarts; last error: ${(await status(handle)).lastError}`);
     report('worker kill -9', { ...(await recoveryAfter(input, s.attempts, killedAt, s.step)), detectMs: await detectMs }, result);
   });
 
