@@ -19,6 +19,10 @@ export const ErrorType = {
   TrainerFatal: 'KilnTrainerFatal',
   /** A gang node failed (lost peer, crashed process): the training workflow restarts the gang. */
   NodeFailed: 'KilnNodeFailed',
+  /** A gang node's trainer went silent (rank 0's watchdog killed it). */
+  NodeHung: 'KilnNodeHung',
+  /** A gang node's worker is shutting down (its trainer checkpointed first). */
+  NodeShutdown: 'KilnNodeShutdown',
   /** The gang was restarted too many times. */
   GangRestartsExhausted: 'KilnGangRestartsExhausted',
   /** The deployed endpoint failed its smoke test. */

@@ -50,21 +50,46 @@ function decodeURIComponentSafe(s: string): string {
 
 /**
  * Downloads an immutable folder (a committed stage, a checkpoint) into a local cache folder once;
- * later calls reuse it. A side folder per process makes a cut-short download invisible and lets
- * two workers on one host fetch the same folder at once.
+ * later calls reuse it. Each process downloads into a side folder of its own and moves it into
+ * place in one rename, so a cut-short download is never seen and two workers on one host may
+ * fetch the same folder at once: the first to finish publishes, the other drops its copy.
  */
 export async function downloadDirOnce(prefixUri: string, local: string): Promise<string> {
-  const ready = join(local, '.complete');
-  if (existsSync(ready)) return local;
+  if (existsSync(join(local, COMPLETE))) return local;
   const partial = `${local}.partial-${process.pid}`;
   rmSync(partial, { recursive: true, force: true });
   await downloadDir(prefixUri, partial);
-  writeFileSync(join(partial, '.complete'), '');
-  if (existsSync(ready)) {
-    rmSync(partial, { recursive: true, force: true });
-  } else {
-    rmSync(local, { recursive: true, force: true });
-    renameSync(partial, local);
-  }
+  writeFileSync(join(partial, COMPLETE), '');
+  publishDir(partial, local);
   return local;
+}
+
+const COMPLETE = '.complete';
+
+/**
+ * Moves a complete folder to `local`. A published folder is never removed: another process may
+ * be reading it (a trainer started on it). Only an incomplete one (left by an older layout) is
+ * set aside first.
+ */
+export function publishDir(partial: string, local: string): void {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      renameSync(partial, local); // atomic; replaces a missing or empty folder only
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || attempt >= 3) throw err;
+    }
+    if (existsSync(join(local, COMPLETE))) {
+      rmSync(partial, { recursive: true, force: true }); // someone else published first
+      return;
+    }
+    const stale = `${local}.stale-${process.pid}`;
+    try {
+      renameSync(local, stale);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // set aside by another process
+    }
+    rmSync(stale, { recursive: true, force: true });
+  }
 }

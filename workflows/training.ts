@@ -38,7 +38,7 @@ import {
   type WorkerClaim,
 } from './definitions.js';
 import { ErrorType } from '../lib/errors.js';
-import { describeFailure } from './failures.js';
+import { describeFailure, describeGangFailure, type NodeFailure } from './failures.js';
 import { applyProgress } from './progress.js';
 
 export interface TrainingRunInput {
@@ -208,7 +208,7 @@ export async function trainingRun(input: TrainingRunInput): Promise<TrainingRunR
     const ranks = Array.from({ length: input.nodes }, (_, rank) => rank);
 
     const scope = (gang = new CancellationScope());
-    let firstError: unknown;
+    const failures: NodeFailure[] = []; // in the order they arrived
     let settled: PromiseSettledResult<TrainNodeResult>[] = [];
     try {
       settled = await scope.run(async () => {
@@ -221,17 +221,16 @@ export async function trainingRun(input: TrainingRunInput): Promise<TrainingRunR
         placing.cancel();
         status.placement = ranks.map((rank) => claims.get(rank)!.workerId);
         status.gang = 'running';
-        const nodes = ranks.map((rank) => nodeOn(claims.get(rank)!.taskQueue, heartbeatTimeoutSeconds)(nodeInput(rank)));
         // The first failure stops the rest (killed: they cannot checkpoint without the lost node);
         // then wait for every node to settle.
         return Promise.allSettled(
-          nodes.map((p) =>
-            p.catch((err) => {
-              if (firstError === undefined && !isCancellation(err)) {
-                firstError = err;
-                stopGang('kill');
+          ranks.map((rank) =>
+            nodeOn(claims.get(rank)!.taskQueue, heartbeatTimeoutSeconds)(nodeInput(rank)).catch((error) => {
+              if (!isCancellation(error)) {
+                failures.push({ rank, workerId: claims.get(rank)!.workerId, error });
+                if (failures.length === 1) stopGang('kill');
               }
-              throw err;
+              throw error;
             }),
           ),
         );
@@ -242,7 +241,7 @@ export async function trainingRun(input: TrainingRunInput): Promise<TrainingRunR
     gang = undefined;
 
     const rank0 = settled[0];
-    if (rank0?.status === 'fulfilled' && rank0.value.status === 'done' && firstError === undefined) {
+    if (rank0?.status === 'fulfilled' && rank0.value.status === 'done' && failures.length === 0) {
       const result = rank0.value;
       Object.assign(status, { step: result.step, loss: result.finalLoss ?? status.loss, gang: 'done', stopMode: undefined });
       status.lastCheckpoint = result.checkpoint ?? status.lastCheckpoint;
@@ -266,14 +265,14 @@ export async function trainingRun(input: TrainingRunInput): Promise<TrainingRunR
       status.lastCheckpointStep = latest.step;
     }
     // Stopped on purpose (pause, continue-as-new): the loop's top waits or continues as new.
-    if ((status.paused || continuing) && firstError === undefined) continue;
+    if ((status.paused || continuing) && failures.length === 0) continue;
     status.gang = 'restarting';
 
     // Any node's fatal error ends the run, even when another node's loss was noticed first.
     const fatal = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && isFatal(r.reason));
     if (fatal) throw fatal.reason;
     status.gangRestarts += 1;
-    status.lastError = describeFailure(firstError ?? 'a node stopped without finishing');
+    status.lastError = describeGangFailure(failures);
     if (status.gangRestarts > input.maxGangRestarts) {
       throw ApplicationFailure.create({
         type: ErrorType.GangRestartsExhausted,

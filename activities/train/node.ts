@@ -232,12 +232,12 @@ export function createTrainNode(deps: NodeDeps) {
       await uploads; // an upload failure is worth a retry of the gang
 
       const where = `Node ${input.rank} (attempt ${input.attempt}${deps.workerId ? `, worker ${deps.workerId}` : ''})`;
-      if (stalled) throw transient(ErrorType.NodeFailed, `${where} is hung: ${stalled}; killed it.`);
+      if (stalled) throw transient(ErrorType.NodeHung, `${where} is hung: ${stalled}; killed it.`);
       if (run.exitCode === 0 && (input.rank !== 0 || final?.event === 'done')) {
         return { rank: input.rank, status: 'done', step: Number(final?.step ?? progress.step), finalLoss: num(final?.final_loss), checkpoint: lastUploaded, timings };
       }
       if (shuttingDown) {
-        throw transient(ErrorType.NodeFailed, `${where}: its worker is shutting down; the trainer stopped at step ${progress.step} (last checkpoint ${lastUploaded ?? 'none'}).`);
+        throw transient(ErrorType.NodeShutdown, `${where}: its worker is shutting down; the trainer stopped at step ${progress.step} (last checkpoint ${lastUploaded ?? 'none'}).`);
       }
       if (final?.event === 'stopped' || (ctx.cancellationSignal.aborted && run.exitCode !== 0)) {
         if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;

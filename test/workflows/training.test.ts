@@ -137,6 +137,22 @@ describe('trainingRun', () => {
     ]);
   });
 
+  it('names the root cause of a restart (a hung node) before a peer that failed first because of it', async () => {
+    const behaviour: NodeBehaviour = async (input, ctx) => {
+      if (input.attempt === 1 && input.rank === 1) throw ApplicationFailure.create({ type: ErrorType.NodeFailed, message: 'Node 1 failed: connection closed by peer' });
+      if (input.attempt === 1) {
+        // rank 0's watchdog reports after its trainer is killed: later than the peer's exit
+        await runUntilCancelled(ctx).catch(() => undefined);
+        throw ApplicationFailure.create({ type: ErrorType.NodeHung, message: 'Node 0 is hung: the trainer emitted no event for 9 s' });
+      }
+      return { rank: input.rank, status: 'done', step: 30, finalLoss: 1, checkpoint: 'file:///nowhere/ckpt/step_00000030' };
+    };
+    const r = await runTraining('train-root-cause', nodeActivities(behaviour, [], []));
+    assert.equal(r.error, undefined);
+    assert.equal(r.value!.gangRestarts, 1);
+    assert.equal(r.status.lastError, 'Node 0 is hung: the trainer emitted no event for 9 s\n(then: Node 1 failed: connection closed by peer)');
+  });
+
   it('tells the survivors of a lost node to die (stopMode kill), and a pause to checkpoint', async () => {
     const modes: string[] = [];
     const behaviour: NodeBehaviour = async (input, ctx) => {

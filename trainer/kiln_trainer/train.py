@@ -32,6 +32,7 @@ from datetime import timedelta
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch.distributed.elastic.multiprocessing.errors import record
 
 from . import flops
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -354,6 +355,9 @@ def train(args, cfg: TrainerConfig, d: Dist, device, dtype: str, events: Events)
             return EXIT_STOPPED
 
 
+# @record: an uncaught error's traceback reaches torchrun's failure summary (the part of
+# stderr a node's error message keeps), not only the scrolled-away stderr.
+@record
 def main(argv=None) -> int:
     args = parse_args(argv)
     # The protocol owns stdout: keep it for events, send every stray print to stderr.
