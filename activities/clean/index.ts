@@ -205,8 +205,13 @@ export async function createFilterContext(
     ctx.syntax = await SyntaxChecker.create(params.syntaxLanguages, params.syntaxMaxBytes);
   }
   if (!params.disabledFilters.includes('decontaminated') && params.decontaminationBenchmarks.length > 0) {
-    benchmarks = await Promise.all(params.decontaminationBenchmarks.map((b) => loadBenchmark(b, store)));
-    ctx.benchmarks = buildBenchmarkIndex(benchmarks, params.decontaminationNgram, params.decontaminationMinOverlap);
+    try {
+      benchmarks = await Promise.all(params.decontaminationBenchmarks.map((b) => loadBenchmark(b, store)));
+      ctx.benchmarks = buildBenchmarkIndex(benchmarks, params.decontaminationNgram, params.decontaminationMinOverlap);
+    } catch (err) {
+      ctx.syntax?.dispose(); // the parsers live in WebAssembly memory, which no GC frees
+      throw err;
+    }
   }
   return { ctx, benchmarks };
 }
