@@ -25,6 +25,7 @@ import { listSourceFiles, localSource, withoutQuery, type SourceFile } from '../
 import type { ArtifactStore } from '../lib/storage/types.js';
 import { PartitionWriter, type PartLimits } from './ingestPartitions.js';
 import { withHeartbeat, yieldToEventLoop } from './support/heartbeat.js';
+import { defaultStore, type StageDeps } from './support/stageIo.js';
 
 export type OnBadFile = 'skip' | 'fail';
 
@@ -52,9 +53,7 @@ export interface IngestProgress {
   file?: string;
 }
 
-export interface StageDeps {
-  /** The artifact store (defaults to the scheme-routing store of lib/storage). */
-  store?: ArtifactStore;
+export interface IngestDeps extends StageDeps {
   /** Part-file limits of ingest (tests use small ones); defaults PART_MAX_ROWS, PART_MAX_CONTENT_BYTES. */
   partLimits?: PartLimits;
   /** The HTTP client for https:// and hf:// sources (tests pass short retry delays). */
@@ -72,10 +71,6 @@ export const DEFAULT_MAX_DOCUMENT_BYTES = 10 * 1024 * 1024;
 const MAX_SKIPPED_LISTED = 1000;
 
 
-export async function defaultStore(deps: StageDeps | undefined): Promise<ArtifactStore> {
-  return deps?.store ?? (await import('../lib/storage/index.js')).store;
-}
-
 function resolveOptions(input: IngestInput): { onBadFile: OnBadFile; maxDocumentBytes: number | null } {
   const onBadFile = input.onBadFile ?? DEFAULT_ON_BAD_FILE;
   if (onBadFile !== 'skip' && onBadFile !== 'fail') {
@@ -88,7 +83,7 @@ function resolveOptions(input: IngestInput): { onBadFile: OnBadFile; maxDocument
   return { onBadFile, maxDocumentBytes };
 }
 
-export async function ingestStage(input: IngestInput, deps?: StageDeps): Promise<StageResult> {
+export async function ingestStage(input: IngestInput, deps?: IngestDeps): Promise<StageResult> {
   const store = await defaultStore(deps);
   const options = resolveOptions(input);
   const files = await listSourceFiles(store, input.source, deps?.http);
@@ -142,7 +137,7 @@ class IngestRun {
     private readonly files: SourceFile[],
     private readonly input: IngestInput,
     private readonly options: { onBadFile: OnBadFile; maxDocumentBytes: number | null },
-    private readonly deps: StageDeps | undefined,
+    private readonly deps: IngestDeps | undefined,
   ) {
     this.writer = new PartitionWriter(store, dir, deps?.partLimits ?? { rows: PART_MAX_ROWS, contentBytes: PART_MAX_CONTENT_BYTES });
     this.wanted = new Set(input.languages.map((l) => l.toLowerCase()));

@@ -11,7 +11,7 @@ import { ErrorType, fatal } from '../../lib/errors.js';
 import { describeBytes, DETAILS_NAME, joinUri, runStage, type ManifestFile, type StageResult } from '../../lib/manifest.js';
 import { readParquetTable, writeParquetTable } from '../../lib/parquet.js';
 import { assertStackSchema, rowsToTable, tableToRows, type StackRow } from '../../lib/stackSchema.js';
-import { defaultStore, type StageDeps } from '../ingest.js';
+import { defaultStore, parquetOutputs, relativeTo, type StageDeps } from '../support/stageIo.js';
 import { withHeartbeat, yieldToEventLoop } from '../support/heartbeat.js';
 import { buildBenchmarkIndex, loadBenchmark, type LoadedBenchmark } from './decontaminate.js';
 import { cleanCountsStats, cleanDetails, emptyCleanCounts, languageCounts, recordDrop, type CleanCounts } from './details.js';
@@ -118,18 +118,6 @@ export function resolveCleanParams(params: Partial<CleanParams> = {}): CleanPara
   out.perExtension = Object.fromEntries(Object.entries(out.perExtension).map(([ext, t]) => [bareExtension(ext), t]));
   out.xmlHeaderExemptExtensions = out.xmlHeaderExemptExtensions.map(bareExtension);
   return out;
-}
-
-/** Path of `uri` below `dir` (`lang=python/part-00000.parquet`). */
-export function relativeTo(dir: string, uri: string): string {
-  const prefix = dir.replace(/\/+$/, '') + '/';
-  if (!uri.startsWith(prefix)) throw fatal(ErrorType.InvalidInput, `${uri} is not inside the input stage folder ${dir}.`);
-  return uri.slice(prefix.length);
-}
-
-/** Parquet outputs of an upstream stage, sorted by URI. */
-export function parquetOutputs(input: StageResult): string[] {
-  return input.outputs.filter((u) => /\.parquet$/i.test(u)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** Filters and redacts rows; counts what it keeps and drops, and why. */

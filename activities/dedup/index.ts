@@ -7,7 +7,7 @@
  */
 import type { StageResult } from '../../lib/manifest.js';
 import type { ArtifactStore } from '../../lib/storage/types.js';
-import { defaultStore, type StageDeps } from '../ingest.js';
+import { defaultStore, type StageDeps } from '../support/stageIo.js';
 import { withHeartbeat } from '../support/heartbeat.js';
 import {
   bucketReducer,

@@ -35,7 +35,7 @@ import { CODE_VERSION } from '../../lib/version.js';
 import { readParquetTable, writeParquetTable } from '../../lib/parquet.js';
 import { assertStackSchema, forEachUtf8, readStringColumn, rowsToTable, tableToRows } from '../../lib/stackSchema.js';
 import type { ArtifactStore } from '../../lib/storage/types.js';
-import { parquetOutputs, relativeTo } from '../clean/index.js';
+import { parquetOutputs, relativeTo } from '../support/stageIo.js';
 import { yieldToEventLoop } from '../support/heartbeat.js';
 import { fmix32, MinHasher, signatureAgreement } from './minhash.js';
 import { resolveDedupParams, type DedupParams } from './params.js';

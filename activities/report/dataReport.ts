@@ -5,7 +5,7 @@
  * stages it reads. Any of ingest, clean and dedup may be left out (the report shows what it has).
  */
 import { describeBytes, joinUri, runStage, type StageResult } from '../../lib/manifest.js';
-import { defaultStore, type StageDeps } from '../ingest.js';
+import { defaultStore, type StageDeps } from '../support/stageIo.js';
 import { withHeartbeat } from '../support/heartbeat.js';
 import { buildDataReport, DATA_REPORT_VERSION } from './dataReportModel.js';
 import { renderDataReportHtml } from './dataReportHtml.js';

@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cleanStage, parquetOutputs } from '../../activities/clean/index.js';
+import { cleanStage } from '../../activities/clean/index.js';
+import { parquetOutputs } from '../../activities/support/stageIo.js';
 import { ingestStage } from '../../activities/ingest.js';
 import type { StageResult } from '../../lib/manifest.js';
 import { readParquetTable } from '../../lib/parquet.js';
