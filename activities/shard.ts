@@ -12,7 +12,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { PipelineConfig } from '../lib/config/types.js';
 import { ErrorType, fatal } from '../lib/errors.js';
-import { joinUri, readManifest, runStage, stageDir, stageFingerprint, toStageResult, type ManifestFile, type StageResult } from '../lib/manifest.js';
+import { joinUri, openStage, runStage, type ManifestFile, type StageResult } from '../lib/manifest.js';
 import { assertSucceeded, runPythonTool, type ToolEvent } from '../lib/pythonTool.js';
 import { store } from '../lib/storage/index.js';
 import { withTempDir } from '../lib/workdirs.js';
@@ -109,11 +109,8 @@ export async function shardStage(input: ShardStageInput): Promise<StageResult | 
   const plans = planParts(input.input);
   if (plans.length === 0) throw fatal(ErrorType.InvalidInput, `shard: the input stage (${input.input.dir}) has no Parquet files to tokenize`);
   if (!input.parts && plans.length > 1) {
-    const fingerprint = stageFingerprint(STAGE, identity.params, identity.inputs);
-    const dir = stageDir(artifactsRoot, STAGE, fingerprint);
-    const existing = await readManifest(store, dir);
-    if (existing && existing.fingerprint === fingerprint) return toStageResult(dir, existing, true);
-    return { fanOut: true, dir, parts: plans };
+    const { dir, reused } = await openStage(store, artifactsRoot, { stage: STAGE, ...identity });
+    return reused ?? { fanOut: true, dir, parts: plans };
   }
   return runStage({
     store,

@@ -94,32 +94,51 @@ export interface StageWork {
   stats: Record<string, unknown>;
 }
 
-/**
- * Runs `work` unless a valid manifest for this fingerprint exists. `work` writes its files into
- * `dir` and returns their descriptions; the manifest is written last.
- */
-export async function runStage(opts: {
-  store: ArtifactStore;
-  artifactsRoot: string;
+/** What names a stage's result: same stage, params and inputs, same folder and manifest. */
+export interface StageIdentity {
   stage: string;
   params: unknown;
   inputs: unknown[];
-  work: (dir: string) => Promise<StageWork>;
-}): Promise<StageResult> {
-  const fingerprint = stageFingerprint(opts.stage, opts.params, opts.inputs);
-  const dir = stageDir(opts.artifactsRoot, opts.stage, fingerprint);
-  const existing = await readManifest(opts.store, dir);
-  if (existing && existing.fingerprint === fingerprint) return toStageResult(dir, existing, true);
-  const { outputs, stats } = await opts.work(dir);
+}
+
+export interface OpenedStage extends StageIdentity {
+  fingerprint: string;
+  dir: string;
+  /** The committed result, when a run with the same identity has finished before. */
+  reused?: StageResult;
+}
+
+/** Finds a stage's folder and whether it is committed already. */
+export async function openStage(store: ArtifactStore, artifactsRoot: string, id: StageIdentity): Promise<OpenedStage> {
+  const fingerprint = stageFingerprint(id.stage, id.params, id.inputs);
+  const dir = stageDir(artifactsRoot, id.stage, fingerprint);
+  const existing = await readManifest(store, dir);
+  const reused = existing && existing.fingerprint === fingerprint ? toStageResult(dir, existing, true) : undefined;
+  return { ...id, fingerprint, dir, reused };
+}
+
+/** Commits a stage's outputs: the manifest, written last, is what makes them visible. */
+export async function commitStage(store: ArtifactStore, opened: Omit<OpenedStage, 'reused'>, { outputs, stats }: StageWork): Promise<StageResult> {
   const manifest: Manifest = {
-    stage: opts.stage,
-    fingerprint,
+    stage: opened.stage,
+    fingerprint: opened.fingerprint,
     codeVersion: CODE_VERSION,
-    params: opts.params,
-    inputs: opts.inputs,
+    params: opened.params,
+    inputs: opened.inputs,
     outputs,
     stats,
   };
-  await writeManifest(opts.store, dir, manifest);
-  return toStageResult(dir, manifest, false);
+  await writeManifest(store, opened.dir, manifest);
+  return toStageResult(opened.dir, manifest, false);
+}
+
+/**
+ * A whole stage in one activity: reuse a committed result, or run `work`, which writes its files
+ * into `dir` and returns their descriptions, then commit. Stages spread over several activities
+ * (dedup, shard) call openStage and commitStage themselves.
+ */
+export async function runStage(opts: StageIdentity & { store: ArtifactStore; artifactsRoot: string; work: (dir: string) => Promise<StageWork> }): Promise<StageResult> {
+  const opened = await openStage(opts.store, opts.artifactsRoot, opts);
+  if (opened.reused) return opened.reused;
+  return commitStage(opts.store, opened, await opts.work(opened.dir));
 }

@@ -60,7 +60,7 @@ export async function downloadDirOnce(prefixUri: string, local: string): Promise
   rmSync(partial, { recursive: true, force: true });
   await downloadDir(prefixUri, partial);
   writeFileSync(join(partial, COMPLETE), '');
-  publishDir(partial, local);
+  renameIntoPlace(partial, local);
   return local;
 }
 
@@ -71,7 +71,7 @@ const COMPLETE = '.complete';
  * be reading it (a trainer started on it). Only an incomplete one (left by an older layout) is
  * set aside first.
  */
-export function publishDir(partial: string, local: string): void {
+export function renameIntoPlace(partial: string, local: string): void {
   for (let attempt = 0; ; attempt++) {
     try {
       renameSync(partial, local); // atomic; replaces a missing or empty folder only

@@ -18,20 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ErrorType, fatal } from '../../lib/errors.js';
-import {
-  describeBytes,
-  DETAILS_NAME,
-  joinUri,
-  readManifest,
-  stageDir,
-  stageFingerprint,
-  toStageResult,
-  writeManifest,
-  type Manifest,
-  type ManifestFile,
-  type StageResult,
-} from '../../lib/manifest.js';
-import { CODE_VERSION } from '../../lib/version.js';
+import { commitStage, describeBytes, DETAILS_NAME, joinUri, openStage, type ManifestFile, type StageResult } from '../../lib/manifest.js';
 import { readParquetTable, writeParquetTable } from '../../lib/parquet.js';
 import { assertStackSchema, forEachUtf8, readStringColumn, rowsToTable, tableToRows } from '../../lib/stackSchema.js';
 import type { ArtifactStore } from '../../lib/storage/types.js';
@@ -90,10 +77,8 @@ export async function planDedup(store: ArtifactStore, input: DedupInput): Promis
   if (!Number.isInteger(input.seed) || input.seed < 0) throw fatal(ErrorType.InvalidConfig, `Expected seed to be a non-negative integer, got ${input.seed}.`);
   const stageParams = { ...params, seed: input.seed };
   const inputs = [{ stage: input.input.stage, fingerprint: input.input.fingerprint }];
-  const fingerprint = stageFingerprint('dedup', stageParams, inputs);
-  const dir = stageDir(input.artifactsRoot, 'dedup', fingerprint);
-  const existing = await readManifest(store, dir);
-  if (existing && existing.fingerprint === fingerprint) return { done: toStageResult(dir, existing, true) };
+  const { fingerprint, dir, reused } = await openStage(store, input.artifactsRoot, { stage: 'dedup', params: stageParams, inputs });
+  if (reused) return { done: reused };
   const partitions = parquetOutputs(input.input);
   let reducers = input.reducers;
   if (reducers !== undefined && !(Number.isInteger(reducers) && reducers >= 1 && reducers <= 4096)) {
@@ -528,17 +513,8 @@ export async function commitDedup(store: ArtifactStore, plan: DedupPlan, s: Dedu
     content_bytes: sum(s.signed, (x) => x.contentBytes),
     bytes_written: sum(s.filtered, (x) => x.bytesWritten),
   };
-  const manifest: Manifest = {
-    stage: 'dedup',
-    fingerprint: plan.fingerprint,
-    codeVersion: CODE_VERSION,
-    params: { ...plan.params, seed: plan.seed },
-    inputs: plan.inputs,
-    outputs: s.filtered.flatMap((f) => (f.file ? [f.file] : [])),
-    stats,
-  };
-  await writeManifest(store, plan.dir, manifest);
-  return toStageResult(plan.dir, manifest, false);
+  const stage = { stage: 'dedup', fingerprint: plan.fingerprint, dir: plan.dir, params: { ...plan.params, seed: plan.seed }, inputs: plan.inputs };
+  return commitStage(store, stage, { outputs: s.filtered.flatMap((f) => (f.file ? [f.file] : [])), stats });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, test } from 'node:test';
 import { fileUri } from '../../lib/storage/index.js';
-import { publishDir } from '../../lib/syncDir.js';
+import { renameIntoPlace } from '../../lib/syncDir.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kiln-syncdir-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,13 +22,13 @@ function folder(path: string, files: Record<string, string>): string {
   return path;
 }
 
-describe('publishDir', () => {
+describe('renameIntoPlace', () => {
   test('the second of two copies is dropped; the published one stays in place (same inode)', () => {
     const local = join(dir, 'pub', 'shards');
     mkdirSync(local, { recursive: true }); // what cacheDir leaves: an empty folder
-    publishDir(folder(join(dir, 'pub', 'a'), { '.complete': '', 'x.bin': 'from a' }), local);
+    renameIntoPlace(folder(join(dir, 'pub', 'a'), { '.complete': '', 'x.bin': 'from a' }), local);
     const inode = statSync(local).ino;
-    publishDir(folder(join(dir, 'pub', 'b'), { '.complete': '', 'x.bin': 'from b' }), local);
+    renameIntoPlace(folder(join(dir, 'pub', 'b'), { '.complete': '', 'x.bin': 'from b' }), local);
     assert.equal(statSync(local).ino, inode);
     assert.equal(readFileSync(join(local, 'x.bin'), 'utf8'), 'from a');
     assert.equal(existsSync(join(dir, 'pub', 'b')), false, 'the losing copy is removed');
@@ -36,7 +36,7 @@ describe('publishDir', () => {
 
   test('an incomplete folder in the way is replaced', () => {
     const local = folder(join(dir, 'stale', 'shards'), { 'half.bin': 'cut short' });
-    publishDir(folder(join(dir, 'stale', 'a'), { '.complete': '', 'x.bin': 'whole' }), local);
+    renameIntoPlace(folder(join(dir, 'stale', 'a'), { '.complete': '', 'x.bin': 'whole' }), local);
     assert.deepEqual(readdirSync(local).sort(), ['.complete', 'x.bin']);
     assert.deepEqual(readdirSync(join(dir, 'stale')), ['shards']);
   });
