@@ -183,7 +183,8 @@ export function readNumberColumn(vector: Vector, indices: readonly number[]): (n
   });
 }
 
-function readListColumn(vector: Vector, indices: readonly number[]): (string[] | null)[] {
+/** A list<string> column's values at `indices` (licence lists). */
+export function readListColumn(vector: Vector, indices: readonly number[]): (string[] | null)[] {
   return indices.map((i) => {
     const v = vector.get(i) as Vector | null;
     return v === null || v === undefined ? null : (Array.from(v.toArray() as Iterable<string | null>) as string[]);

@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { ErrorType, fatal } from '../../lib/errors.js';
 import { commitStage, describeBytes, DETAILS_NAME, joinUri, openStage, type ManifestFile, type StageResult } from '../../lib/manifest.js';
 import { readParquetTable, writeParquetTable } from '../../lib/parquet.js';
-import { assertStackSchema, forEachUtf8, readStringColumn, rowsToTable, tableToRows } from '../../lib/stackSchema.js';
+import { assertStackSchema, forEachUtf8, readListColumn, readNumberColumn, readStringColumn, rowsToTable, tableToRows } from '../../lib/stackSchema.js';
 import type { ArtifactStore } from '../../lib/storage/types.js';
 import { parquetOutputs, relativeTo } from '../support/stageIo.js';
 import { yieldToEventLoop } from '../support/heartbeat.js';
@@ -115,26 +115,6 @@ function bandKey(sigs: Int32Array, offset: number, rows: number, band: number, o
   out[1] = fmix32(h2 + rows);
 }
 
-function numberColumn(table: ReturnType<typeof readParquetTable>, name: string, rows: number): number[] {
-  const v = table.getChild(name);
-  const out = new Array<number>(rows);
-  for (let i = 0; i < rows; i++) {
-    const x = v?.get(i) as number | bigint | null | undefined;
-    out[i] = x === null || x === undefined ? -1 : Number(x);
-  }
-  return out;
-}
-
-function listColumn(table: ReturnType<typeof readParquetTable>, name: string, rows: number): (string[] | null)[] {
-  const v = table.getChild(name);
-  const out = new Array<string[] | null>(rows);
-  for (let i = 0; i < rows; i++) {
-    const x = v?.get(i) as { toArray(): Iterable<string | null> } | null | undefined;
-    out[i] = x ? (Array.from(x.toArray()) as string[]) : null;
-  }
-  return out;
-}
-
 export async function signPartition(store: ArtifactStore, plan: DedupPlan, p: number): Promise<SignSummary> {
   const files = workFiles(plan.work);
   return memoized(store, files.done(`sign-${p}`), async () => {
@@ -177,10 +157,11 @@ export async function signPartition(store: ArtifactStore, plan: DedupPlan, p: nu
       });
       await yieldToEventLoop();
     }
+    const allRows = Array.from({ length: rows }, (_, i) => i);
     const meta: PartitionMeta = {
       uri,
-      licence: listColumn(table, 'max_stars_repo_licenses', rows).map(licenceClass),
-      stars: numberColumn(table, 'max_stars_count', rows),
+      licence: readListColumn(table.getChild('max_stars_repo_licenses')!, allRows).map(licenceClass),
+      stars: readNumberColumn(table.getChild('max_stars_count')!, allRows).map((n) => n ?? -1),
       path: readStringColumn(table, 'max_stars_repo_path').map((s) => s ?? ''),
       repo: readStringColumn(table, 'max_stars_repo_name').map((s) => s ?? ''),
       hash,
