@@ -246,20 +246,31 @@ export async function bucketReducer(store: ArtifactStore, plan: DedupPlan, k: nu
       }
       start = end;
     }
-    await store.writeBytes(files.edges(k), bytesOf(edges.view()));
-    return { records: total, sharedBuckets, edges: edges.length / EDGE_WIDTH };
+    const all = edges.view();
+    await store.writeBytes(files.edges(k), bytesOf(all));
+    if (plan.params.near && plan.params.verify) {
+      // Near candidates again, by their first partition, so that verify(p) reads its own only.
+      const byPartition = new Map<number, U32Builder>();
+      for (let i = 0; i < all.length; i += EDGE_WIDTH) {
+        if (all[i + 4] !== 0) continue;
+        let out = byPartition.get(all[i]!);
+        if (!out) byPartition.set(all[i]!, (out = new U32Builder(64)));
+        out.push(all[i]!, all[i + 1]!, all[i + 2]!, all[i + 3]!, 0);
+      }
+      for (const [p, out] of byPartition) await store.writeBytes(files.nearEdges(p, k), bytesOf(out.view()));
+    }
+    return { records: total, sharedBuckets, edges: all.length / EDGE_WIDTH };
   });
 }
 
-/** Edges of every reducer (or those `keep` accepts), each pair and kind once. */
-async function readEdges(store: ArtifactStore, plan: DedupPlan, keep?: (e: Uint32Array, i: number) => boolean): Promise<Uint32Array> {
+/** Edges in `uris` (by default every reducer's), each pair and kind once. */
+async function readEdges(store: ArtifactStore, plan: DedupPlan, uris?: string[]): Promise<Uint32Array> {
   const files = workFiles(plan.work);
   const out = new U32Builder(1024);
   const seen = new Set<string>();
-  for (let k = 0; k < plan.reducers; k++) {
-    const e = u32Of(await store.readBytes(files.edges(k)));
+  for (const uri of uris ?? Array.from({ length: plan.reducers }, (_, k) => files.edges(k))) {
+    const e = u32Of(await store.readBytes(uri));
     for (let i = 0; i < e.length; i += EDGE_WIDTH) {
-      if (keep && !keep(e, i)) continue;
       const id = `${e[i]},${e[i + 1]},${e[i + 2]},${e[i + 3]},${e[i + 4]}`;
       if (seen.has(id)) continue; // the same pair from another band
       seen.add(id);
@@ -280,7 +291,8 @@ export interface VerifySummary {
 export async function verifyPartition(store: ArtifactStore, plan: DedupPlan, p: number): Promise<VerifySummary> {
   const files = workFiles(plan.work);
   return memoized(store, files.done(`verify-${p}`), async () => {
-    const edges = await readEdges(store, plan, (e, i) => e[i + 4] === 0 && e[i] === p);
+    const mineOnly = (await store.list(files.nearEdgesOf(p))).map((o) => o.uri).sort();
+    const edges = await readEdges(store, plan, mineOnly);
     const mine = decodeSignatures(await store.readBytes(files.signatures(p)));
     // Edges grouped by the other endpoint's partition: one other signature file in memory at a time.
     const byOther = new Map<number, number[]>();

@@ -15,6 +15,9 @@ export const workFiles = (work: string) => ({
   meta: (p: number) => joinUri(work, `meta-${p}.json`),
   bands: (p: number, k: number) => joinUri(work, `bands-${p}-${k}.bin`),
   edges: (k: number) => joinUri(work, `edges-${k}.bin`),
+  /** Reducer k's near candidates whose first document is in partition p: what verify(p) reads. */
+  nearEdges: (p: number, k: number) => joinUri(work, `near-edges/p-${p}/k-${k}.bin`),
+  nearEdgesOf: (p: number) => joinUri(work, `near-edges/p-${p}/`),
   verified: (p: number) => joinUri(work, `verified-${p}.bin`),
   drops: (p: number) => joinUri(work, `drop-${p}.json`),
   done: (step: string) => joinUri(work, `${step}.done.json`),

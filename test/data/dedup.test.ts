@@ -11,7 +11,9 @@ import type { Manifest, StageResult } from '../../lib/manifest.js';
 import { readParquetTable, writeParquetTable } from '../../lib/parquet.js';
 import { tableToRows, type StackRow } from '../../lib/stackSchema.js';
 import { fileUri, fileUriToPath, store } from '../../lib/storage/index.js';
-import { planDedup, signPartition } from '../../activities/dedup/mapReduce.js';
+import { bucketReducer, planDedup, signPartition, verifyPartition } from '../../activities/dedup/mapReduce.js';
+import { u32Of, workFiles } from '../../activities/dedup/workFiles.js';
+import type { ArtifactStore } from '../../lib/storage/index.js';
 import { exactJaccard } from '../../activities/dedup/minhash.js';
 import { tableFromArrays } from 'apache-arrow';
 import { ErrorType } from '../../lib/errors.js';
@@ -228,6 +230,30 @@ describe('dedup steps and bad input', () => {
     } finally {
       renameSync(path + '.moved', path);
     }
+  });
+
+  it('verify(p) reads its own near candidates only, not every reducer\'s edges', async () => {
+    const { plan } = await planDedup(store, { artifactsRoot: fileUri(tmpDir()), input: corpus.input, seed: 1, reducers: 3 });
+    assert.ok(plan);
+    for (let p = 0; p < plan.partitions.length; p++) await signPartition(store, plan, p);
+    for (let k = 0; k < plan.reducers; k++) await bucketReducer(store, plan, k);
+    const files = workFiles(plan.work);
+    let checked = 0;
+    for (let p = 0; p < plan.partitions.length; p++) {
+      const read: string[] = [];
+      const watched: ArtifactStore = Object.create(store, { readBytes: { value: (uri: string) => (read.push(uri), store.readBytes(uri)) } });
+      const summary = await verifyPartition(watched, plan, p);
+      assert.deepEqual(read.filter((u) => /\/edges-\d+\.bin$/.test(u)), [], 'no reducer-wide edge file');
+      // Every near candidate of p, each pair once, however many reducers found it.
+      const mine = new Set<string>();
+      for (let k = 0; k < plan.reducers; k++) {
+        const e = u32Of(readFileSync(fileUriToPath(files.edges(k))));
+        for (let i = 0; i < e.length; i += 5) if (e[i] === p && e[i + 4] === 0) mine.add(Array.from(e.subarray(i, i + 4)).join());
+      }
+      assert.equal(summary.checked, mine.size, `partition ${p}`);
+      checked += summary.checked;
+    }
+    assert.ok(checked > 0, 'the corpus has near candidates');
   });
 
   it('fails non-retryably, naming the file and the columns, on a partition without The Stack\'s schema', async () => {
