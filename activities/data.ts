@@ -1,5 +1,5 @@
 // Activities of the data (CPU) worker: the data stages, tokenizer, shards, eval execution.
-import { cleanStage } from './clean/index.js';
+import { cleanCommit, cleanPart, cleanPlan, cleanStage } from './clean/index.js';
 import { createDedupActivities, dedupStage } from './dedup/index.js';
 import { evalStage } from './evalStage.js';
 import { ingestStage } from './ingest.js';
@@ -10,5 +10,5 @@ import { shardPartStage, shardStage } from './shard.js';
 import { tokenizerStage } from './tokenizer.js';
 
 export function createDataActivities() {
-  return { prepareRun, ingestStage, cleanStage, dedupStage, tokenizerStage, shardStage, shardPartStage, planTraining, evalStage, dataReportStage, ...createDedupActivities() };
+  return { prepareRun, ingestStage, cleanStage, cleanPlan, cleanPart, cleanCommit, dedupStage, tokenizerStage, shardStage, shardPartStage, planTraining, evalStage, dataReportStage, ...createDedupActivities() };
 }

@@ -1,5 +1,5 @@
 // Readable summaries of Temporal failure chains (for status and summaries).
-import { ApplicationFailure, TimeoutFailure, TimeoutType } from '@temporalio/common';
+import { ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
 import { ErrorType } from '../lib/errors.js';
 
 /** One line per link of the chain, joined: "Activity task failed: Node 1 ... failed: ...". */
@@ -38,8 +38,8 @@ function describeNodeFailure(f: NodeFailure): string {
   const timeout = causeOf(f.error);
   if (timeout instanceof TimeoutFailure) {
     const where = `Node ${f.rank}${f.workerId ? ` (worker ${f.workerId})` : ''}`;
-    if (timeout.timeoutType === TimeoutType.HEARTBEAT) return `${where} was lost: its worker stopped sending heartbeats.`;
-    if (timeout.timeoutType === TimeoutType.SCHEDULE_TO_START) return `${where} was lost: its worker did not start the node.`;
+    if (timeout.timeoutType === 'HEARTBEAT') return `${where} was lost: its worker stopped sending heartbeats.`;
+    if (timeout.timeoutType === 'SCHEDULE_TO_START') return `${where} was lost: its worker did not start the node.`;
     return `${where} timed out (${timeout.timeoutType ?? 'unknown timeout'}).`;
   }
   const app = timeout instanceof ApplicationFailure ? timeout : undefined;

@@ -143,7 +143,13 @@ export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
       maxDocumentBytes: cfg.ingest.maxDocumentBytes,
     }),
   );
-  const clean = await stage('clean', () => dataStage.cleanStage({ artifactsRoot: root, input: ingest, params: cfg.clean }));
+  // One activity per input file, in parallel over the data workers, then one that adds up the counts.
+  const clean = await stage('clean', async () => {
+    const opened = await dataStage.cleanPlan({ artifactsRoot: root, input: ingest, params: cfg.clean });
+    if ('done' in opened) return opened.done;
+    await Promise.all(opened.plan.files.map((_, i) => dataStage.cleanPart(opened.plan, i)));
+    return dataStage.cleanCommit(opened.plan);
+  });
   // Map-reduce over activities (signatures, band buckets, clustering, filtering) as a child workflow.
   const dedup = await stage('dedup', () =>
     executeChild(dedupWorkflow, {

@@ -57,6 +57,8 @@ export interface TrainingRunInput {
   heartbeatTimeoutSeconds?: number;
   /** Floor of rank 0's trainer-liveness limit (see activities/train/node.ts). Default 120. */
   stallTimeoutSeconds?: number;
+  /** Once rank 0 is done, how long the other ranks may take to exit before they are stopped. Default 120. */
+  finishGraceSeconds?: number;
   /** Continue as new once the history holds this many events (or the server suggests it). Default 10,000. */
   maxHistoryEvents?: number;
   /** What a run that continued as new hands to the next one. */
@@ -174,6 +176,7 @@ export async function trainingRun(input: TrainingRunInput): Promise<TrainingRunR
 
   const workflowId = workflowInfo().workflowId;
   const heartbeatTimeoutSeconds = input.heartbeatTimeoutSeconds ?? 20;
+  const finishGraceMs = (input.finishGraceSeconds ?? 120) * 1000;
   for (;;) {
     if (continuing || historyIsLong()) {
       status.gang = status.paused ? 'paused' : 'restarting';
@@ -223,17 +226,30 @@ export async function trainingRun(input: TrainingRunInput): Promise<TrainingRunR
         status.gang = 'running';
         // The first failure stops the rest (killed: they cannot checkpoint without the lost node);
         // then wait for every node to settle.
-        return Promise.allSettled(
-          ranks.map((rank) =>
-            nodeOn(claims.get(rank)!.taskQueue, heartbeatTimeoutSeconds)(nodeInput(rank)).catch((error) => {
-              if (!isCancellation(error)) {
-                failures.push({ rank, workerId: claims.get(rank)!.workerId, error });
-                if (failures.length === 1) stopGang('kill');
-              }
-              throw error;
-            }),
-          ),
+        const nodes = ranks.map((rank) =>
+          nodeOn(claims.get(rank)!.taskQueue, heartbeatTimeoutSeconds)(nodeInput(rank)).catch((error) => {
+            if (!isCancellation(error)) {
+              failures.push({ rank, workerId: claims.get(rank)!.workerId, error });
+              if (failures.length === 1) stopGang('kill');
+            }
+            throw error;
+          }),
         );
+        // When rank 0 is done the training is: the other ranks' torchrun exits with it. One still
+        // running after the grace time is stuck (in a collective, at exit) and is stopped.
+        let rank0Done = false;
+        nodes[0]!.then((r) => void (rank0Done = r.status === 'done')).catch(() => undefined);
+        const stragglers = new CancellationScope();
+        stragglers
+          .run(async () => {
+            await condition(() => rank0Done);
+            await sleep(finishGraceMs);
+            stopGang('kill');
+          })
+          .catch(() => undefined);
+        const settled = await Promise.allSettled(nodes);
+        stragglers.cancel();
+        return settled;
       });
     } catch (err) {
       if (!isCancellation(err)) throw err; // stopped while placing: nothing ran

@@ -8,13 +8,14 @@
  * samples of what each filter removed go to `_DETAILS.json` in the stage folder.
  */
 import { ErrorType, fatal } from '../../lib/errors.js';
-import { describeBytes, DETAILS_NAME, joinUri, runStage, type ManifestFile, type StageResult } from '../../lib/manifest.js';
+import { commitStage, describeBytes, DETAILS_NAME, joinUri, openStage, type ManifestFile, type OpenedStage, type StageIdentity, type StageResult } from '../../lib/manifest.js';
+import type { ArtifactStore } from '../../lib/storage/index.js';
 import { readParquetTable, writeParquetTable } from '../../lib/parquet.js';
 import { assertStackSchema, rowsToTable, tableToRows, type StackRow } from '../../lib/stackSchema.js';
 import { defaultStore, parquetOutputs, relativeTo, type StageDeps } from '../support/stageIo.js';
 import { withHeartbeat, yieldToEventLoop } from '../support/heartbeat.js';
 import { buildBenchmarkIndex, loadBenchmark, type LoadedBenchmark } from './decontaminate.js';
-import { cleanCountsStats, cleanDetails, emptyCleanCounts, languageCounts, recordDrop, type CleanCounts } from './details.js';
+import { cleanCountsStats, cleanDetails, emptyCleanCounts, languageCounts, recordDrop, SAMPLES_PER_FILTER, type CleanCounts } from './details.js';
 import {
   applyFilters,
   computeLineStats,
@@ -29,7 +30,7 @@ import {
   type QualityThresholds,
 } from './filters.js';
 import { redactPii, type PiiType } from './redact.js';
-import { SyntaxChecker } from './syntax.js';
+import { SyntaxChecker, type SyntaxLanguageCounts } from './syntax.js';
 
 export { cleanCountsStats, emptyCleanCounts, type CleanCounts } from './details.js';
 
@@ -182,97 +183,238 @@ function detailOf(reason: DropReason, ctx: FilterContext): string | undefined {
   return undefined;
 }
 
+/** The decontamination benchmarks the params ask for (none when that filter is off). */
+async function loadBenchmarks(params: CleanParams, store: ArtifactStore): Promise<LoadedBenchmark[]> {
+  if (params.disabledFilters.includes('decontaminated') || params.decontaminationBenchmarks.length === 0) return [];
+  return Promise.all(params.decontaminationBenchmarks.map((b) => loadBenchmark(b, store)));
+}
+
 /** The syntax checker and benchmark index the params ask for (loading grammars and benchmark files). */
-export async function createFilterContext(
-  params: CleanParams,
-  store: Parameters<typeof loadBenchmark>[1],
-): Promise<{ ctx: FilterContext; benchmarks: LoadedBenchmark[] }> {
+export async function createFilterContext(params: CleanParams, store: ArtifactStore): Promise<{ ctx: FilterContext; benchmarks: LoadedBenchmark[] }> {
   const ctx: FilterContext = {};
-  let benchmarks: LoadedBenchmark[] = [];
   if (!params.disabledFilters.includes('syntax_error') && params.syntaxLanguages.length > 0) {
     ctx.syntax = await SyntaxChecker.create(params.syntaxLanguages, params.syntaxMaxBytes);
   }
-  if (!params.disabledFilters.includes('decontaminated') && params.decontaminationBenchmarks.length > 0) {
-    try {
-      benchmarks = await Promise.all(params.decontaminationBenchmarks.map((b) => loadBenchmark(b, store)));
-      ctx.benchmarks = buildBenchmarkIndex(benchmarks, params.decontaminationNgram, params.decontaminationMinOverlap);
-    } catch (err) {
-      ctx.syntax?.dispose(); // the parsers live in WebAssembly memory, which no GC frees
-      throw err;
-    }
+  try {
+    const benchmarks = await loadBenchmarks(params, store);
+    if (benchmarks.length > 0) ctx.benchmarks = buildBenchmarkIndex(benchmarks, params.decontaminationNgram, params.decontaminationMinOverlap);
+    return { ctx, benchmarks };
+  } catch (err) {
+    ctx.syntax?.dispose(); // the parsers live in WebAssembly memory, which no GC frees
+    throw err;
   }
-  return { ctx, benchmarks };
 }
 
+/** What a clean of one input file found (the part of the stage one activity does). */
+export interface CleanPartResult {
+  /** Index of the file in the plan. */
+  index: number;
+  output?: ManifestFile;
+  counts: CleanCounts;
+  syntax?: Record<string, SyntaxLanguageCounts>;
+  decontamination?: Record<string, number>;
+  timings: Record<string, number>;
+  bytesRead: number;
+  bytesWritten: number;
+}
+
+/** A clean spread over activities: one per input file, then a commit. */
+export interface CleanPlan {
+  stage: Omit<OpenedStage, 'reused'>;
+  inputDir: string;
+  files: string[];
+  params: CleanParams;
+}
+
+/** Cleans one input file into `dir` (same relative path); counts go to `counts`. */
+async function cleanFile(
+  store: ArtifactStore,
+  uri: string,
+  out: string,
+  params: CleanParams,
+  counts: CleanCounts,
+  ctx: FilterContext,
+): Promise<{ output?: ManifestFile; bytesRead: number; bytesWritten: number }> {
+  const bytes = await store.readBytes(uri);
+  const table = readParquetTable(bytes, uri);
+  assertStackSchema(table, uri);
+  const rows = tableToRows(table);
+  const kept: StackRow[] = [];
+  for (let i = 0; i < rows.length; i += YIELD_EVERY_ROWS) {
+    kept.push(...cleanRows(rows.slice(i, i + YIELD_EVERY_ROWS), params, counts, ctx));
+    await yieldToEventLoop(); // lets heartbeats and cancellation through
+  }
+  if (kept.length === 0) return { bytesRead: bytes.byteLength, bytesWritten: 0 };
+  const data = writeParquetTable(rowsToTable(kept));
+  await store.writeBytes(out, data);
+  return { output: describeBytes(out, data, kept.length), bytesRead: bytes.byteLength, bytesWritten: data.byteLength };
+}
+
+/** The stage's identity: params, the benchmark files' digests (a changed one must not reuse a result), the input. */
+function cleanIdentity(input: CleanInput, params: CleanParams, benchmarks: LoadedBenchmark[]): StageIdentity {
+  const fingerprintParams = benchmarks.length > 0 ? { ...params, benchmarkSha256: Object.fromEntries(benchmarks.map((b) => [b.name, b.sha256])) } : params;
+  return { stage: 'clean', params: fingerprintParams, inputs: [{ stage: input.input.stage, fingerprint: input.input.fingerprint }] };
+}
+
+/** Every file's counts added up, in file order (so samples are the same as one pass over all). */
+export function mergeCleanParts(parts: readonly CleanPartResult[]): Omit<CleanPartResult, 'index' | 'output'> & { outputs: ManifestFile[] } {
+  const total = { outputs: [] as ManifestFile[], counts: emptyCleanCounts(), timings: {} as Record<string, number>, bytesRead: 0, bytesWritten: 0 } as ReturnType<typeof mergeCleanParts>;
+  const add = <K extends string>(into: Partial<Record<K, number>>, from: Partial<Record<K, number>>) => {
+    for (const [k, n] of Object.entries(from) as [K, number][]) into[k] = (into[k] ?? 0) + n;
+  };
+  for (const part of [...parts].sort((a, b) => a.index - b.index)) {
+    const c = total.counts;
+    const f = part.counts;
+    if (part.output) total.outputs.push(part.output);
+    c.rowsIn += f.rowsIn;
+    c.kept += f.kept;
+    c.dropped += f.dropped;
+    add(c.dropReasons, f.dropReasons);
+    add(c.dropBytes, f.dropBytes);
+    for (const reason of Object.keys(c.samples) as DropReason[]) {
+      c.samples[reason].push(...(f.samples[reason] ?? []).slice(0, SAMPLES_PER_FILTER - c.samples[reason].length));
+    }
+    for (const [lang, l] of Object.entries(f.perLanguage)) {
+      const into = languageCounts(c, lang);
+      into.rows_in += l.rows_in;
+      into.bytes_in += l.bytes_in;
+      into.kept += l.kept;
+      into.bytes_out += l.bytes_out;
+      add(into.dropped_by, l.dropped_by);
+    }
+    add(c.redactions, f.redactions);
+    c.documentsRedacted += f.documentsRedacted;
+    c.contentBytesIn += f.contentBytesIn;
+    c.contentBytesOut += f.contentBytesOut;
+    if (part.syntax) {
+      total.syntax ??= {};
+      for (const [lang, n] of Object.entries(part.syntax)) {
+        const into = (total.syntax[lang] ??= { checked: 0, failed: 0, skipped_too_large: 0 });
+        add(into as unknown as Record<string, number>, n as unknown as Record<string, number>);
+      }
+    }
+    if (part.decontamination) add((total.decontamination ??= {}), part.decontamination);
+    add(total.timings, part.timings);
+    total.bytesRead += part.bytesRead;
+    total.bytesWritten += part.bytesWritten;
+  }
+  return total;
+}
+
+/** Writes _DETAILS.json and the manifest from the added-up counts. */
+async function commitClean(store: ArtifactStore, plan: CleanPlan, total: ReturnType<typeof mergeCleanParts>): Promise<StageResult> {
+  const { counts } = total;
+  if (counts.rowsIn > 0 && counts.kept === 0) {
+    const reasons = Object.entries(counts.dropReasons).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`);
+    throw fatal(
+      ErrorType.InvalidInput,
+      `clean dropped all ${counts.rowsIn} rows of ${plan.inputDir} (${reasons.join(', ')}): loosen the clean settings or check the input.`,
+    );
+  }
+  await store.writeBytes(joinUri(plan.stage.dir, DETAILS_NAME), JSON.stringify(cleanDetails(counts, total.syntax, enabledFilters(plan.params)), null, 2) + '\n');
+  return commitStage(store, plan.stage, {
+    outputs: total.outputs,
+    stats: {
+      files_read: plan.files.length,
+      ...cleanCountsStats(counts, total.syntax, total.decontamination),
+      bytes_read: total.bytesRead,
+      bytes_written: total.bytesWritten,
+      // Seconds per step: line statistics, each filter (over the files that reached it), PII redaction.
+      seconds_by_step: Object.fromEntries(Object.entries(total.timings).map(([k, ms]) => [k, Math.round(ms) / 1000])),
+    },
+  });
+}
+
+/** Opens the stage: its committed result, or the plan of a run (one part per input file). */
+export async function cleanPlan(input: CleanInput, deps?: StageDeps): Promise<{ done: StageResult } | { plan: CleanPlan }> {
+  const store = await defaultStore(deps);
+  const params = resolveCleanParams(input.params);
+  // Loading the benchmarks gives their digests, part of the stage's identity.
+  const benchmarks = await loadBenchmarks(params, store);
+  const { reused, ...stage } = await openStage(store, input.artifactsRoot, cleanIdentity(input, params, benchmarks));
+  if (reused) return { done: reused };
+  return { plan: { stage, inputDir: input.input.dir, files: parquetOutputs(input.input), params } };
+}
+
+/** Cleans the plan's file `index`; a finished part is recorded and not redone on a retry. */
+export async function cleanPart(plan: CleanPlan, index: number, deps?: StageDeps): Promise<{ index: number; rowsIn: number; kept: number }> {
+  const store = await defaultStore(deps);
+  const marker = partMarker(plan, index);
+  const summary = (r: CleanPartResult) => ({ index, rowsIn: r.counts.rowsIn, kept: r.counts.kept });
+  if (await store.exists(marker)) return summary(await readPartMarker(store, plan, index));
+  const uri = plan.files[index]!;
+  const { ctx } = await createFilterContext(plan.params, store);
+  try {
+    const counts = emptyCleanCounts();
+    const timings: Record<string, number> = {};
+    ctx.timings = timings;
+    const done = await withHeartbeat(
+      () => cleanFile(store, uri, joinUri(plan.stage.dir, relativeTo(plan.inputDir, uri)), plan.params, counts, ctx),
+      () => ({ file: uri, rowsIn: counts.rowsIn, kept: counts.kept }),
+    );
+    const result: CleanPartResult = { index, ...done, counts, syntax: ctx.syntax?.counts, decontamination: ctx.benchmarks?.dropped, timings };
+    await store.writeBytes(marker, JSON.stringify(result));
+    return summary(result);
+  } finally {
+    ctx.syntax?.dispose();
+  }
+}
+
+/** Adds up the parts' counts, writes _DETAILS.json, commits the stage. */
+export async function cleanCommit(plan: CleanPlan, deps?: StageDeps): Promise<StageResult> {
+  const store = await defaultStore(deps);
+  const parts: CleanPartResult[] = [];
+  return withHeartbeat(
+    async () => {
+      for (let i = 0; i < plan.files.length; i++) parts.push(await readPartMarker(store, plan, i));
+      return commitClean(store, plan, mergeCleanParts(parts));
+    },
+    () => ({ partsRead: parts.length, parts: plan.files.length }),
+  );
+}
+
+function partMarker(plan: CleanPlan, index: number): string {
+  return joinUri(plan.stage.dir, '_work', `part-${String(index).padStart(5, '0')}.json`);
+}
+
+async function readPartMarker(store: ArtifactStore, plan: CleanPlan, index: number): Promise<CleanPartResult> {
+  const marker = partMarker(plan, index);
+  if (!(await store.exists(marker))) throw fatal(ErrorType.NotFound, `clean commit: part ${index} (${plan.files[index]}) has not been cleaned (no ${marker}).`);
+  return JSON.parse(new TextDecoder().decode(await store.readBytes(marker))) as CleanPartResult;
+}
+
+/**
+ * The whole stage in one activity (`kiln clean`, benchmarks): one filter context for every file.
+ * The pipeline fans out instead (cleanPlan, cleanPart per file, cleanCommit); both give the same
+ * outputs and counts.
+ */
 export async function cleanStage(input: CleanInput, deps?: StageDeps): Promise<StageResult> {
   const store = await defaultStore(deps);
   const params = resolveCleanParams(input.params);
   const files = parquetOutputs(input.input);
   const { ctx, benchmarks } = await createFilterContext(params, store);
-  const timings: Record<string, number> = {};
-  ctx.timings = timings;
-  // A changed benchmark file must not reuse an earlier result.
-  const fingerprintParams = benchmarks.length > 0 ? { ...params, benchmarkSha256: Object.fromEntries(benchmarks.map((b) => [b.name, b.sha256])) } : params;
   try {
-    return await runStage({
-      store,
-      artifactsRoot: input.artifactsRoot,
-      stage: 'clean',
-      params: fingerprintParams,
-      inputs: [{ stage: input.input.stage, fingerprint: input.input.fingerprint }],
-      work: async (dir) => {
-        const counts = emptyCleanCounts();
-        const outputs: ManifestFile[] = [];
-        let filesDone = 0;
-        let bytesRead = 0;
-        let bytesWritten = 0;
-        await withHeartbeat(
-          async () => {
-            for (const uri of files) {
-              const bytes = await store.readBytes(uri);
-              bytesRead += bytes.byteLength;
-              const table = readParquetTable(bytes, uri);
-              assertStackSchema(table, uri);
-              const rows = tableToRows(table);
-              const kept: StackRow[] = [];
-              for (let i = 0; i < rows.length; i += YIELD_EVERY_ROWS) {
-                kept.push(...cleanRows(rows.slice(i, i + YIELD_EVERY_ROWS), params, counts, ctx));
-                await yieldToEventLoop(); // lets heartbeats and cancellation through
-              }
-              filesDone++;
-              if (kept.length > 0) {
-                const out = joinUri(dir, relativeTo(input.input.dir, uri));
-                const data = writeParquetTable(rowsToTable(kept));
-                await store.writeBytes(out, data);
-                outputs.push(describeBytes(out, data, kept.length));
-                bytesWritten += data.byteLength;
-              }
-            }
-          },
-          () => ({ filesDone, files: files.length, kept: counts.kept, dropped: counts.dropped }),
-        );
-        if (counts.rowsIn > 0 && counts.kept === 0) {
-          const reasons = Object.entries(counts.dropReasons).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`);
-          throw fatal(
-            ErrorType.InvalidInput,
-            `clean dropped all ${counts.rowsIn} rows of ${input.input.dir} (${reasons.join(', ')}): loosen the clean settings or check the input.`,
-          );
+    const { reused, ...stage } = await openStage(store, input.artifactsRoot, cleanIdentity(input, params, benchmarks));
+    if (reused) return reused;
+    const plan: CleanPlan = { stage, inputDir: input.input.dir, files, params };
+    const counts = emptyCleanCounts();
+    const timings: Record<string, number> = {};
+    ctx.timings = timings;
+    const total = { outputs: [] as ManifestFile[], bytesRead: 0, bytesWritten: 0 };
+    let filesDone = 0;
+    await withHeartbeat(
+      async () => {
+        for (const uri of files) {
+          const done = await cleanFile(store, uri, joinUri(stage.dir, relativeTo(input.input.dir, uri)), params, counts, ctx);
+          if (done.output) total.outputs.push(done.output);
+          total.bytesRead += done.bytesRead;
+          total.bytesWritten += done.bytesWritten;
+          filesDone++;
         }
-        const syntax = ctx.syntax?.counts;
-        await store.writeBytes(joinUri(dir, DETAILS_NAME), JSON.stringify(cleanDetails(counts, syntax, enabledFilters(params)), null, 2) + '\n');
-        return {
-          outputs,
-          stats: {
-            files_read: filesDone,
-            ...cleanCountsStats(counts, syntax, ctx.benchmarks?.dropped),
-            bytes_read: bytesRead,
-            bytes_written: bytesWritten,
-            // Seconds per step: line statistics, each filter (over the files that reached it), PII redaction.
-            seconds_by_step: Object.fromEntries(Object.entries(timings).map(([k, ms]) => [k, Math.round(ms) / 1000])),
-          },
-        };
       },
-    });
+      () => ({ filesDone, files: files.length, kept: counts.kept, dropped: counts.dropped }),
+    );
+    return await commitClean(store, plan, { ...total, counts, syntax: ctx.syntax?.counts, decontamination: ctx.benchmarks?.dropped, timings });
   } finally {
     ctx.syntax?.dispose();
   }

@@ -1,11 +1,11 @@
 // The clean stage end to end on crafted Parquet: stats per filter and language, the
 // `_DETAILS.json` of the helpers' contract, memoization, and the settings' errors.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { cleanStage } from '../../activities/clean/index.js';
+import { cleanCommit, cleanPart, cleanPlan, cleanStage } from '../../activities/clean/index.js';
 import { DROP_REASONS } from '../../activities/clean/filters.js';
 import { ingestStage } from '../../activities/ingest.js';
 import { DETAILS_NAME, type StageResult } from '../../lib/manifest.js';
@@ -79,6 +79,34 @@ describe('clean stage', () => {
     const off = await cleanStage({ artifactsRoot: root, input: ingest, params: { disabledFilters: ['syntax_error'], decontaminationBenchmarks: [] } });
     assert.equal(off.reused, false);
     assert.equal(off.stats.kept, 5);
+  });
+
+  it('fanned out (a plan, one activity per file, a commit) gives what one activity gives', async () => {
+    const root2 = fileUri(join(work, 'art-fanned'));
+    const opened = await cleanPlan({ artifactsRoot: root2, input: ingest, params: {} });
+    assert.ok('plan' in opened);
+    const { plan } = opened;
+    assert.equal(plan.files.length, 2);
+    const parts = await Promise.all(plan.files.map((_, i) => cleanPart(plan, i)));
+    assert.deepEqual(parts.map((p) => p.rowsIn).sort(), [2, 5]);
+    const fanned = await cleanCommit(plan);
+    const rel = (r: StageResult) => r.dir.slice(r.dir.indexOf('/stages/'));
+    assert.equal(rel(fanned), rel(clean), 'same stage identity, so either run is reused by the other');
+    const { seconds_by_step: _a, ...statsFanned } = fanned.stats;
+    const { seconds_by_step: _b, ...statsOne } = clean.stats;
+    assert.deepEqual(statsFanned, statsOne);
+    assert.deepEqual(JSON.parse(readFileSync(join(fileUriToPath(fanned.dir), DETAILS_NAME), 'utf8')), details);
+    const bytes = (r: StageResult) => r.outputs.map((u) => [u.slice(r.dir.length), readFileSync(fileUriToPath(u)).toString('base64')]);
+    assert.deepEqual(bytes(fanned), bytes(clean));
+    // A retried part is not redone: its record answers, even with its input gone.
+    const input = fileUriToPath(plan.files[0]!);
+    renameSync(input, input + '.moved');
+    try {
+      assert.deepEqual(await cleanPart(plan, 0), parts[0]);
+    } finally {
+      renameSync(input + '.moved', input);
+    }
+    assert.equal((await cleanPlan({ artifactsRoot: root2, input: ingest, params: {} }) as { done: StageResult }).done.reused, true);
   });
 
   it('fails without retry on a bad setting or a missing benchmark file, naming it', async () => {

@@ -41,7 +41,8 @@ function activities(calls: string[], hold?: { release: Promise<void> }) {
       return { config, runUri: 'file:///a/runs/x' };
     },
     async ingestStage() { record('ingest'); return stageResult('ingest', { rows: 10 }); },
-    async cleanStage() { record('clean'); return stageResult('clean', { kept: 8 }); },
+    // Clean's plan step finds the stage done (as on a re-run): one call.
+    async cleanPlan() { record('clean'); return { done: stageResult('clean', { kept: 8 }) }; },
     // The dedup child workflow's plan step finds the stage done (as on a re-run): one call.
     async dedupPlan() { record('dedup'); return { done: stageResult('dedup', { kept: 7 }) }; },
     async dataReportStage() { record('dataReport'); return stageResult('data-report', { html: 'file:///a/stages/data-report/x/report.html' }); },

@@ -153,6 +153,19 @@ describe('trainingRun', () => {
     assert.equal(r.status.lastError, 'Node 0 is hung: the trainer emitted no event for 9 s\n(then: Node 1 failed: connection closed by peer)');
   });
 
+  it('stops a rank still running once rank 0 is done, after the finish grace time, and succeeds', { timeout: 60_000 }, async () => {
+    const behaviour: NodeBehaviour = async (input, ctx) => {
+      if (input.rank === 0) return { rank: 0, status: 'done', step: 30, finalLoss: 1, checkpoint: 'file:///nowhere/ckpt/step_00000030' };
+      return runUntilCancelled(ctx); // stuck at exit
+    };
+    const r = await runTraining('train-straggler', nodeActivities(behaviour, [], []), undefined, { finishGraceSeconds: 1 });
+    assert.equal(r.error, undefined, String(r.error));
+    assert.equal(r.value!.steps, 30);
+    assert.equal(r.value!.attempts, 1);
+    assert.equal(r.value!.gangRestarts, 0);
+    assert.equal(r.status.gang, 'done');
+  });
+
   it('tells the survivors of a lost node to die (stopMode kill), and a pause to checkpoint', async () => {
     const modes: string[] = [];
     const behaviour: NodeBehaviour = async (input, ctx) => {
@@ -267,7 +280,15 @@ describe('trainingRun', () => {
     let step = 0;
     const behaviour: NodeBehaviour = async (input, ctx) => {
       const handle = env.client.workflow.getHandle(input.trainingWorkflowId);
-      if (input.rank === 1) return runUntilCancelled(ctx).catch((err) => { throw err; });
+      if (input.rank === 1) {
+        // as torchrun on a real node: done when the training is, stopped when the gang is
+        for (;;) {
+          if (step >= 30) return { rank: 1, status: 'done', step };
+          if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+          ctx.heartbeat();
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
       // rank 0 reports progress (each report grows the history) until stopped or done
       for (;;) {
         if (ctx.cancellationSignal.aborted) {
