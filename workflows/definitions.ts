@@ -35,6 +35,8 @@ export interface TrainingStatus extends TrainProgress {
   /** Gang attempts started so far (1 = no restart). */
   attempts: number;
   gangRestarts: number;
+  /** Restarts caused by a worker shutting down (SIGTERM, Ctrl-C): not counted against maxGangRestarts. */
+  drains?: number;
   firstLoss?: number;
   firstLossStep?: number;
   lastError?: string;

@@ -29,9 +29,18 @@ export interface NodeFailure {
  */
 export function describeGangFailure(failures: NodeFailure[]): string {
   if (failures.length === 0) return 'a node stopped without finishing';
-  const ordered = failures.map((f, i) => ({ f, i, weight: isRootCause(f.error) ? 0 : 1 })).sort((a, b) => a.weight - b.weight || a.i - b.i);
-  const [cause, ...rest] = ordered.map(({ f }) => describeNodeFailure(f));
+  const [cause, ...rest] = rootCauseFirst(failures).map(describeNodeFailure);
   return rest.length === 0 ? cause! : `${cause}\n(then: ${rest.map((r) => r.split('\n')[0]).join('; ')})`;
+}
+
+/** A gang stopped because a worker was shut down (its trainer asked to checkpoint first), not because something broke. */
+export function isDrain(failures: NodeFailure[]): boolean {
+  const cause = causeOf(rootCauseFirst(failures)[0]?.error);
+  return cause instanceof ApplicationFailure && cause.type === ErrorType.NodeShutdown;
+}
+
+function rootCauseFirst(failures: NodeFailure[]): NodeFailure[] {
+  return failures.map((f, i) => ({ f, i, weight: isRootCause(f.error) ? 0 : 1 })).sort((a, b) => a.weight - b.weight || a.i - b.i).map(({ f }) => f);
 }
 
 function describeNodeFailure(f: NodeFailure): string {

@@ -38,7 +38,7 @@ import {
   type WorkerClaim,
 } from './definitions.js';
 import { ErrorType } from '../lib/errors.js';
-import { describeFailure, describeGangFailure, type NodeFailure } from './failures.js';
+import { describeFailure, describeGangFailure, isDrain, type NodeFailure } from './failures.js';
 import { applyProgress } from './progress.js';
 
 export interface TrainingRunInput {
@@ -289,15 +289,19 @@ export async function trainingRun(input: TrainingRunInput): Promise<TrainingRunR
     if (fatal) throw fatal.reason;
     status.gangRestarts += 1;
     status.lastError = describeGangFailure(failures);
-    if (status.gangRestarts > input.maxGangRestarts) {
+    // A worker shut down on purpose (maintenance, preemption) is not a failure: the budget is for crashes.
+    if (isDrain(failures)) status.drains = (status.drains ?? 0) + 1;
+    const crashes = status.gangRestarts - (status.drains ?? 0);
+    if (crashes > input.maxGangRestarts) {
       throw ApplicationFailure.create({
         type: ErrorType.GangRestartsExhausted,
-        message: `Training gang failed ${status.gangRestarts} times (train.maxGangRestarts = ${input.maxGangRestarts}); last error: ${status.lastError}`,
+        message: `Training gang failed ${crashes} times (train.maxGangRestarts = ${input.maxGangRestarts}); last error: ${status.lastError}`,
         nonRetryable: true,
       });
     }
-    // Backoff: 2 s, 4 s, 8 s ... capped at one minute. A pause meanwhile holds the next gang.
-    await sleep(Math.min(60_000, 1000 * 2 ** status.gangRestarts));
+    // Backoff: 2 s, 4 s, 8 s ... by crashes (a drain waits 2 s), capped at one minute. A pause
+    // meanwhile holds the next gang.
+    await sleep(Math.min(60_000, 1000 * 2 ** Math.max(1, crashes)));
   }
 }
 

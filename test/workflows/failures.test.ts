@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ActivityFailure, ApplicationFailure, RetryState, TimeoutFailure } from '@temporalio/common';
 import { ErrorType } from '../../lib/errors.js';
-import { describeGangFailure } from '../../workflows/failures.js';
+import { describeGangFailure, isDrain } from '../../workflows/failures.js';
 
 const activityFailure = (cause: Error) => new ActivityFailure('Activity task failed', 'trainNode', '1', RetryState.MAXIMUM_ATTEMPTS_REACHED, 'w', cause);
 const trainerExit = (rank: number) =>
@@ -35,5 +35,14 @@ describe('describeGangFailure', () => {
     const unstarted = activityFailure(new TimeoutFailure('activity ScheduleToStart timeout', undefined, 'SCHEDULE_TO_START'));
     assert.equal(describeGangFailure([{ rank: 0, workerId: 'gpu-3', error: unstarted }]), 'Node 0 (worker gpu-3) was lost: its worker did not start the node.');
     assert.equal(describeGangFailure([]), 'a node stopped without finishing');
+  });
+
+  it('a gang stopped by a worker shutting down is a drain, whatever failed after it', () => {
+    const shutdown = activityFailure(ApplicationFailure.create({ type: ErrorType.NodeShutdown, message: 'Node 1: its worker is shutting down' }));
+    assert.equal(isDrain([{ rank: 0, error: trainerExit(0) }, { rank: 1, error: shutdown }]), true);
+    assert.equal(isDrain([{ rank: 0, error: trainerExit(0) }]), false);
+    const lost = activityFailure(new TimeoutFailure('activity Heartbeat timeout', undefined, 'HEARTBEAT'));
+    assert.equal(isDrain([{ rank: 0, error: lost }, { rank: 1, error: shutdown }]), false, 'a lost node is a crash');
+    assert.equal(isDrain([]), false);
   });
 });

@@ -153,6 +153,19 @@ describe('trainingRun', () => {
     assert.equal(r.status.lastError, 'Node 0 is hung: the trainer emitted no event for 9 s\n(then: Node 1 failed: connection closed by peer)');
   });
 
+  it('a worker shut down on purpose restarts the gang without using up the crash budget (maxGangRestarts)', async () => {
+    const behaviour: NodeBehaviour = async (input, ctx) => {
+      if (input.attempt === 1 && input.rank === 1) throw ApplicationFailure.create({ type: ErrorType.NodeShutdown, message: 'Node 1: its worker is shutting down' });
+      if (input.attempt === 1) return runUntilCancelled(ctx);
+      return { rank: input.rank, status: 'done', step: 30, finalLoss: 1, checkpoint: 'file:///nowhere/ckpt/step_00000030' };
+    };
+    const r = await runTraining('train-drain', nodeActivities(behaviour, [], []), undefined, { maxGangRestarts: 0 });
+    assert.equal(r.error, undefined, String(r.error));
+    assert.equal(r.value!.gangRestarts, 1);
+    assert.equal(r.status.drains, 1);
+    assert.match(r.status.lastError ?? '', /^Node 1: its worker is shutting down/);
+  });
+
   it('stops a rank still running once rank 0 is done, after the finish grace time, and succeeds', { timeout: 60_000 }, async () => {
     const behaviour: NodeBehaviour = async (input, ctx) => {
       if (input.rank === 0) return { rank: 0, status: 'done', step: 30, finalLoss: 1, checkpoint: 'file:///nowhere/ckpt/step_00000030' };

@@ -144,7 +144,9 @@ describe('trainingRun with a real gang', () => {
     const result = await handle.result();
     assert.equal(result.steps, 60);
     assert.equal(result.gangRestarts, 1);
-    assert.match((await status(handle)).lastError ?? '', /worker is shutting down/);
+    const after = await status(handle);
+    assert.match(after.lastError ?? '', /worker is shutting down/);
+    assert.equal(after.drains, 1, 'a shutdown is not counted against maxGangRestarts');
     const r = await recoveryAfter(input, s.attempts, stoppedAt, s.step);
     const stopped = (await readMetrics(input.checkpointsUri)).find((e) => e.attempt === s.attempts && e.event === 'stopped');
     assert.ok(stopped, 'the trainer stopped on request (exit 75) after a checkpoint');
