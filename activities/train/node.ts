@@ -48,6 +48,7 @@ export interface NodeDeps {
 }
 
 const STARTUP_ALLOWANCE_MS = 10 * 60_000;
+const CHECKPOINT_ALLOWANCE_MS = 30 * 60_000;
 
 /** Shards are immutable per stage folder: download once per worker, reuse across attempts. */
 async function localShards(shardsDir: string): Promise<string> {
@@ -58,12 +59,15 @@ async function localShards(shardsDir: string): Promise<string> {
 
 /**
  * Rank 0 sees an event per step; every step all-reduces across the gang, so silence means some
- * rank is stuck. The limit follows what this run actually does: 4x the longest gap seen
- * (checkpoint writes and evals included), never under the configured floor; before the first
- * step it allows 10 minutes (shard downloads, rendezvous, torch start-up).
+ * rank is stuck. The limit follows what this run actually does: 4x the longest gap between
+ * events seen, never under the configured floor; before the first step it allows 10 minutes
+ * (shard downloads, rendezvous, torch start-up). A checkpoint being written (between the
+ * trainer's checkpoint_start and checkpoint events: a multi-GB write of a big model) may take
+ * 30 minutes, or 4x the longest write so far; writes are not counted as gaps.
  */
-export function stallLimitMs(floorSeconds: number, longestGapMs: number, sawStep: boolean): number {
+export function stallLimitMs(floorSeconds: number, longestGapMs: number, sawStep: boolean, writing?: { longestWriteMs: number }): number {
   const floor = floorSeconds * 1000;
+  if (writing) return Math.max(floor, CHECKPOINT_ALLOWANCE_MS, 4 * writing.longestWriteMs);
   return sawStep ? Math.max(floor, 4 * longestGapMs) : Math.max(floor, STARTUP_ALLOWANCE_MS);
 }
 
@@ -139,12 +143,20 @@ export function createTrainNode(deps: NodeDeps) {
       let lastEventAt = spawnedAt;
       let longestGapMs = 0;
       let sawStep = false;
+      let writingSince: number | undefined; // a checkpoint write in progress
+      let longestWriteMs = 0;
 
       const onEvent = (e: ToolEvent) => {
         const now = Date.now();
-        if (sawStep) longestGapMs = Math.max(longestGapMs, now - lastEventAt);
+        if (sawStep && writingSince === undefined) longestGapMs = Math.max(longestGapMs, now - lastEventAt);
         lastEventAt = now;
         metrics?.add(e);
+        if (e.event === 'checkpoint_start') {
+          writingSince = now;
+        } else if (writingSince !== undefined && e.event === 'checkpoint') {
+          longestWriteMs = Math.max(longestWriteMs, now - writingSince);
+          writingSince = undefined;
+        }
         if (e.event === 'start') {
           startEventAt ??= now;
         } else if (e.event === 'step') {
@@ -201,7 +213,7 @@ export function createTrainNode(deps: NodeDeps) {
       const watchdog = setInterval(() => {
         if (input.rank !== 0 || stopTrainer.signal.aborted) return;
         const silentMs = Date.now() - lastEventAt;
-        const limit = stallLimitMs(input.stallTimeoutSeconds ?? 120, longestGapMs, sawStep);
+        const limit = stallLimitMs(input.stallTimeoutSeconds ?? 120, longestGapMs, sawStep, writingSince === undefined ? undefined : { longestWriteMs });
         if (silentMs > limit) {
           stalled = `the trainer emitted no event for ${Math.round(silentMs / 1000)} s (limit ${Math.round(limit / 1000)} s) after step ${progress.step}`;
           stop(0); // a hung gang cannot checkpoint

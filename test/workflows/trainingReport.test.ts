@@ -60,6 +60,8 @@ describe('training metrics and report', () => {
     assert.equal(stallLimitMs(120, 0, false), 600_000, 'before the first step: 10 minutes');
     assert.equal(stallLimitMs(900, 0, false), 900_000);
     assert.equal(stallLimitMs(5, 200, true), 5_000, 'the floor');
-    assert.equal(stallLimitMs(5, 30_000, true), 120_000, '4x the longest gap (a slow checkpoint write)');
+    assert.equal(stallLimitMs(5, 30_000, true), 120_000, '4x the longest gap');
+    assert.equal(stallLimitMs(120, 200, true, { longestWriteMs: 0 }), 1_800_000, 'a checkpoint being written: 30 minutes');
+    assert.equal(stallLimitMs(120, 200, true, { longestWriteMs: 600_000 }), 2_400_000, '4x the longest write');
   });
 });

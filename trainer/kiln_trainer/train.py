@@ -274,6 +274,8 @@ def train(args, cfg: TrainerConfig, d: Dist, device, dtype: str, events: Events)
 
     def checkpoint() -> str | None:
         t_save = time.perf_counter()
+        # Tells the launcher's stall watchdog that a long silence (a multi-GB write) is expected.
+        events.emit("checkpoint_start", step=step)
         model_state, optim_state = full_state(raw_model, optimizer)  # a collective under FSDP
         path = None
         if d.rank == 0:
