@@ -18,6 +18,7 @@ import { store } from '../lib/storage/index.js';
 import { withTempDir } from '../lib/workdirs.js';
 import { cancellationSignal, withHeartbeat } from './support/heartbeat.js';
 import { fetchAll, publishDir } from './nativeStage.js';
+import { memoized } from './support/stageIo.js';
 
 export interface ShardStageInput {
   artifactsRoot: string;
@@ -135,22 +136,19 @@ export async function shardStage(input: ShardStageInput): Promise<StageResult | 
 /** One partition of a fanned-out shard stage, written into the stage's folder. Idempotent: a
  * retry after a committed part returns the recorded result. */
 export async function shardPartStage(input: ShardPartInput): Promise<ShardPartResult> {
-  const marker = partMarker(input.dir, input.part);
-  if (await store.exists(marker)) {
-    const recorded = await readPartMarker(input.dir, input.part);
-    return { part: recorded.part, stats: recorded.stats };
-  }
-  return withHeartbeat(() =>
-    withTempDir(`shard-${input.part}`, async (tmp) => {
-      const parquet = await fetchAll(input.files, join(tmp, 'in'));
-      const out = join(tmp, 'out');
-      const e = await runShardTool(['--input', ...parquet, '--parts', input.part, '--no-merge', '--out', out, ...toolArgs(input.params, input.seed, await tokenizerFile(input.tokenizer, tmp))]);
-      const outputs = await publishDir(out, input.dir);
-      const result: ShardPartResult = { part: input.part, stats: countsOf(e) };
-      await store.writeBytes(marker, JSON.stringify({ ...result, outputs }));
-      return result;
-    }),
+  // The marker also lists the part's files, for the merge.
+  const recorded = await memoized(store, partMarker(input.dir, input.part), () =>
+    withHeartbeat(() =>
+      withTempDir(`shard-${input.part}`, async (tmp) => {
+        const parquet = await fetchAll(input.files, join(tmp, 'in'));
+        const out = join(tmp, 'out');
+        const e = await runShardTool(['--input', ...parquet, '--parts', input.part, '--no-merge', '--out', out, ...toolArgs(input.params, input.seed, await tokenizerFile(input.tokenizer, tmp))]);
+        const outputs = await publishDir(out, input.dir);
+        return { part: input.part, stats: countsOf(e), outputs };
+      }),
+    ),
   );
+  return { part: recorded.part, stats: recorded.stats };
 }
 
 async function mergeParts(dir: string, parts: ShardPartResult[], plans: ShardPartPlan[], tmp: string, seqLen: number) {

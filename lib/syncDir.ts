@@ -48,6 +48,9 @@ function decodeURIComponentSafe(s: string): string {
   }
 }
 
+/** Written last into a downloaded folder: a folder without it is incomplete. */
+const COMPLETE = '.complete';
+
 /**
  * Downloads an immutable folder (a committed stage, a checkpoint) into a local cache folder once;
  * later calls reuse it. Each process downloads into a side folder of its own and moves it into
@@ -64,7 +67,6 @@ export async function downloadDirOnce(prefixUri: string, local: string): Promise
   return local;
 }
 
-const COMPLETE = '.complete';
 
 /**
  * Moves a complete folder to `local`. A published folder is never removed: another process may

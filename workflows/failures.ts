@@ -55,11 +55,16 @@ function describeNodeFailure(f: NodeFailure): string {
   return app ? app.message : describeFailure(f.error);
 }
 
+/** A node's error that no restart can fix (bad data, NaN loss): it ends the run. */
+export function isFatal(err: unknown): boolean {
+  const cause = causeOf(err);
+  return cause instanceof ApplicationFailure && cause.nonRetryable === true;
+}
+
 function isRootCause(err: unknown): boolean {
   const cause = causeOf(err);
-  if (cause instanceof TimeoutFailure) return true;
-  if (!(cause instanceof ApplicationFailure)) return false;
-  return cause.nonRetryable || cause.type === ErrorType.NodeHung || cause.type === ErrorType.NodeShutdown;
+  if (cause instanceof TimeoutFailure || isFatal(err)) return true;
+  return cause instanceof ApplicationFailure && (cause.type === ErrorType.NodeHung || cause.type === ErrorType.NodeShutdown);
 }
 
 /** The activity failure's cause (ActivityFailure wraps what the activity threw or how it timed out). */

@@ -38,7 +38,7 @@ import {
   type WorkerClaim,
 } from './definitions.js';
 import { ErrorType } from '../lib/errors.js';
-import { describeFailure, describeGangFailure, isDrain, type NodeFailure } from './failures.js';
+import { describeFailure, describeGangFailure, isDrain, isFatal, type NodeFailure } from './failures.js';
 import { applyProgress } from './progress.js';
 
 export interface TrainingRunInput {
@@ -285,8 +285,8 @@ export async function trainingRun(input: TrainingRunInput): Promise<TrainingRunR
     status.gang = 'restarting';
 
     // Any node's fatal error ends the run, even when another node's loss was noticed first.
-    const fatal = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && isFatal(r.reason));
-    if (fatal) throw fatal.reason;
+    const fatal = failures.find((f) => isFatal(f.error));
+    if (fatal) throw fatal.error;
     status.gangRestarts += 1;
     status.lastError = describeGangFailure(failures);
     // A worker shut down on purpose (maintenance, preemption) is not a failure: the budget is for crashes.
@@ -314,9 +314,4 @@ async function writeReport(input: TrainingRunInput, status: TrainingStatus): Pro
     status.lastError = `run report not written: ${describeFailure(err)}`;
     return undefined;
   }
-}
-
-function isFatal(err: unknown): boolean {
-  const cause = (err as { cause?: unknown })?.cause;
-  return cause instanceof ApplicationFailure && cause.nonRetryable === true;
 }

@@ -12,7 +12,7 @@ import { commitStage, describeBytes, DETAILS_NAME, joinUri, openStage, type Mani
 import type { ArtifactStore } from '../../lib/storage/index.js';
 import { readParquetTable, writeParquetTable } from '../../lib/parquet.js';
 import { assertStackSchema, rowsToTable, tableToRows, type StackRow } from '../../lib/stackSchema.js';
-import { defaultStore, parquetOutputs, relativeTo, type StageDeps } from '../support/stageIo.js';
+import { defaultStore, memoized, parquetOutputs, relativeTo, type StageDeps } from '../support/stageIo.js';
 import { withHeartbeat, yieldToEventLoop } from '../support/heartbeat.js';
 import { buildBenchmarkIndex, loadBenchmark, type LoadedBenchmark } from './decontaminate.js';
 import { cleanCountsStats, cleanDetails, emptyCleanCounts, languageCounts, recordDrop, SAMPLES_PER_FILTER, type CleanCounts } from './details.js';
@@ -339,25 +339,23 @@ export async function cleanPlan(input: CleanInput, deps?: StageDeps): Promise<{ 
 /** Cleans the plan's file `index`; a finished part is recorded and not redone on a retry. */
 export async function cleanPart(plan: CleanPlan, index: number, deps?: StageDeps): Promise<{ index: number; rowsIn: number; kept: number }> {
   const store = await defaultStore(deps);
-  const marker = partMarker(plan, index);
-  const summary = (r: CleanPartResult) => ({ index, rowsIn: r.counts.rowsIn, kept: r.counts.kept });
-  if (await store.exists(marker)) return summary(await readPartMarker(store, plan, index));
-  const uri = plan.files[index]!;
-  const { ctx } = await createFilterContext(plan.params, store);
-  try {
-    const counts = emptyCleanCounts();
-    const timings: Record<string, number> = {};
-    ctx.timings = timings;
-    const done = await withHeartbeat(
-      () => cleanFile(store, uri, joinUri(plan.stage.dir, relativeTo(plan.inputDir, uri)), plan.params, counts, ctx),
-      () => ({ file: uri, rowsIn: counts.rowsIn, kept: counts.kept }),
-    );
-    const result: CleanPartResult = { index, ...done, counts, syntax: ctx.syntax?.counts, decontamination: ctx.benchmarks?.dropped, timings };
-    await store.writeBytes(marker, JSON.stringify(result));
-    return summary(result);
-  } finally {
-    ctx.syntax?.dispose();
-  }
+  const result = await memoized(store, partMarker(plan, index), async (): Promise<CleanPartResult> => {
+    const uri = plan.files[index]!;
+    const { ctx } = await createFilterContext(plan.params, store);
+    try {
+      const counts = emptyCleanCounts();
+      const timings: Record<string, number> = {};
+      ctx.timings = timings;
+      const done = await withHeartbeat(
+        () => cleanFile(store, uri, joinUri(plan.stage.dir, relativeTo(plan.inputDir, uri)), plan.params, counts, ctx),
+        () => ({ file: uri, rowsIn: counts.rowsIn, kept: counts.kept }),
+      );
+      return { index, ...done, counts, syntax: ctx.syntax?.counts, decontamination: ctx.benchmarks?.dropped, timings };
+    } finally {
+      ctx.syntax?.dispose();
+    }
+  });
+  return { index, rowsIn: result.counts.rowsIn, kept: result.counts.kept };
 }
 
 /** Adds up the parts' counts, writes _DETAILS.json, commits the stage. */

@@ -22,7 +22,7 @@ import { commitStage, describeBytes, DETAILS_NAME, joinUri, openStage, type Mani
 import { readParquetTable, writeParquetTable } from '../../lib/parquet.js';
 import { assertStackSchema, forEachUtf8, readListColumn, readNumberColumn, readStringColumn, rowsToTable, tableToRows } from '../../lib/stackSchema.js';
 import type { ArtifactStore } from '../../lib/storage/types.js';
-import { parquetOutputs, relativeTo } from '../support/stageIo.js';
+import { memoized, parquetOutputs, relativeTo } from '../support/stageIo.js';
 import { yieldToEventLoop } from '../support/heartbeat.js';
 import { fmix32, MinHasher, signatureAgreement } from './minhash.js';
 import { resolveDedupParams, type DedupParams } from './params.js';
@@ -31,7 +31,6 @@ import {
   bytesOf,
   decodeSignatures,
   encodeSignatures,
-  memoized,
   u32Of,
   U32Builder,
   workFiles,

@@ -8,7 +8,6 @@
  * Binary files are little-endian typed arrays (every host kiln runs on is little-endian).
  */
 import { joinUri } from '../../lib/manifest.js';
-import type { ArtifactStore } from '../../lib/storage/types.js';
 
 export const workFiles = (work: string) => ({
   signatures: (p: number) => joinUri(work, `sig-${p}.bin`),
@@ -22,20 +21,6 @@ export const workFiles = (work: string) => ({
   drops: (p: number) => joinUri(work, `drop-${p}.json`),
   done: (step: string) => joinUri(work, `${step}.done.json`),
 });
-
-/** Runs `compute` unless its marker exists; writes the marker (the summary) after it. */
-export async function memoized<T>(store: ArtifactStore, marker: string, compute: () => Promise<T>): Promise<T> {
-  if (await store.exists(marker)) {
-    try {
-      return JSON.parse(new TextDecoder().decode(await store.readBytes(marker))) as T;
-    } catch {
-      // a torn marker is no marker: redo the step
-    }
-  }
-  const result = await compute();
-  await store.writeBytes(marker, JSON.stringify(result));
-  return result;
-}
 
 export function bytesOf(a: Uint32Array | Int32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);

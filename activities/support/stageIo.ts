@@ -24,3 +24,21 @@ export function relativeTo(dir: string, uri: string): string {
 export function parquetOutputs(input: StageResult): string[] {
   return input.outputs.filter((u) => /\.parquet$/i.test(u)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
+
+/**
+ * One step of a stage spread over activities: runs `compute` unless its marker exists, then
+ * writes the marker (what the step returns). A retry or a re-run finds the marker and returns
+ * it; the stage folder is content-addressed, so a marker can only describe these same inputs.
+ */
+export async function memoized<T>(store: ArtifactStore, marker: string, compute: () => Promise<T>): Promise<T> {
+  if (await store.exists(marker)) {
+    try {
+      return JSON.parse(new TextDecoder().decode(await store.readBytes(marker))) as T;
+    } catch {
+      // a torn marker is no marker: redo the step
+    }
+  }
+  const result = await compute();
+  await store.writeBytes(marker, JSON.stringify(result));
+  return result;
+}
