@@ -74,6 +74,35 @@ export function languageCounts(counts: CleanCounts, lang: string): LanguageCount
   return c;
 }
 
+/** Adds `from`'s numbers into `into`, key by key. */
+export function addCounts<K extends string>(into: Partial<Record<K, number>>, from: Partial<Record<K, number>>): void {
+  for (const [k, n] of Object.entries(from) as [K, number][]) into[k] = (into[k] ?? 0) + n;
+}
+
+/** Adds one file's counts to a total; samples fill up to five per filter in the order added. */
+export function addCleanCounts(into: CleanCounts, from: CleanCounts): void {
+  into.rowsIn += from.rowsIn;
+  into.kept += from.kept;
+  into.dropped += from.dropped;
+  addCounts(into.dropReasons, from.dropReasons);
+  addCounts(into.dropBytes, from.dropBytes);
+  for (const reason of DROP_REASONS) {
+    into.samples[reason].push(...(from.samples[reason] ?? []).slice(0, SAMPLES_PER_FILTER - into.samples[reason].length));
+  }
+  for (const [lang, l] of Object.entries(from.perLanguage)) {
+    const total = languageCounts(into, lang);
+    total.rows_in += l.rows_in;
+    total.bytes_in += l.bytes_in;
+    total.kept += l.kept;
+    total.bytes_out += l.bytes_out;
+    addCounts(total.dropped_by, l.dropped_by);
+  }
+  addCounts(into.redactions, from.redactions);
+  into.documentsRedacted += from.documentsRedacted;
+  into.contentBytesIn += from.contentBytesIn;
+  into.contentBytesOut += from.contentBytesOut;
+}
+
 /** Counts one dropped row and keeps it as a sample while the filter has fewer than five. */
 export function recordDrop(
   counts: CleanCounts,
@@ -116,7 +145,7 @@ export function cleanCountsStats(c: CleanCounts, syntax?: Record<string, SyntaxL
     }
     tail.rows_in += l.rows_in;
     tail.kept += l.kept;
-    for (const [r, n] of Object.entries(l.dropped_by) as [DropReason, number][]) tail.dropped_by[r] = (tail.dropped_by[r] ?? 0) + n;
+    addCounts(tail.dropped_by, l.dropped_by);
   }
   if (langs.length > STATS_LANGUAGES) perLanguage[`(${langs.length - STATS_LANGUAGES} other languages)`] = tail;
   return {

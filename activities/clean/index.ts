@@ -15,7 +15,7 @@ import { assertStackSchema, rowsToTable, tableToRows, type StackRow } from '../.
 import { defaultStore, memoized, parquetOutputs, relativeTo, type StageDeps } from '../support/stageIo.js';
 import { withHeartbeat, yieldToEventLoop } from '../support/heartbeat.js';
 import { buildBenchmarkIndex, loadBenchmark, type LoadedBenchmark } from './decontaminate.js';
-import { cleanCountsStats, cleanDetails, emptyCleanCounts, languageCounts, recordDrop, SAMPLES_PER_FILTER, type CleanCounts } from './details.js';
+import { addCleanCounts, addCounts, cleanCountsStats, cleanDetails, emptyCleanCounts, languageCounts, recordDrop, type CleanCounts } from './details.js';
 import {
   applyFilters,
   computeLineStats,
@@ -259,42 +259,18 @@ function cleanIdentity(input: CleanInput, params: CleanParams, benchmarks: Loade
 /** Every file's counts added up, in file order (so samples are the same as one pass over all). */
 export function mergeCleanParts(parts: readonly CleanPartResult[]): Omit<CleanPartResult, 'index' | 'output'> & { outputs: ManifestFile[] } {
   const total = { outputs: [] as ManifestFile[], counts: emptyCleanCounts(), timings: {} as Record<string, number>, bytesRead: 0, bytesWritten: 0 } as ReturnType<typeof mergeCleanParts>;
-  const add = <K extends string>(into: Partial<Record<K, number>>, from: Partial<Record<K, number>>) => {
-    for (const [k, n] of Object.entries(from) as [K, number][]) into[k] = (into[k] ?? 0) + n;
-  };
   for (const part of [...parts].sort((a, b) => a.index - b.index)) {
-    const c = total.counts;
-    const f = part.counts;
     if (part.output) total.outputs.push(part.output);
-    c.rowsIn += f.rowsIn;
-    c.kept += f.kept;
-    c.dropped += f.dropped;
-    add(c.dropReasons, f.dropReasons);
-    add(c.dropBytes, f.dropBytes);
-    for (const reason of Object.keys(c.samples) as DropReason[]) {
-      c.samples[reason].push(...(f.samples[reason] ?? []).slice(0, SAMPLES_PER_FILTER - c.samples[reason].length));
-    }
-    for (const [lang, l] of Object.entries(f.perLanguage)) {
-      const into = languageCounts(c, lang);
-      into.rows_in += l.rows_in;
-      into.bytes_in += l.bytes_in;
-      into.kept += l.kept;
-      into.bytes_out += l.bytes_out;
-      add(into.dropped_by, l.dropped_by);
-    }
-    add(c.redactions, f.redactions);
-    c.documentsRedacted += f.documentsRedacted;
-    c.contentBytesIn += f.contentBytesIn;
-    c.contentBytesOut += f.contentBytesOut;
+    addCleanCounts(total.counts, part.counts);
     if (part.syntax) {
       total.syntax ??= {};
       for (const [lang, n] of Object.entries(part.syntax)) {
         const into = (total.syntax[lang] ??= { checked: 0, failed: 0, skipped_too_large: 0 });
-        add(into as unknown as Record<string, number>, n as unknown as Record<string, number>);
+        addCounts(into, n);
       }
     }
-    if (part.decontamination) add((total.decontamination ??= {}), part.decontamination);
-    add(total.timings, part.timings);
+    if (part.decontamination) addCounts((total.decontamination ??= {}), part.decontamination);
+    addCounts(total.timings, part.timings);
     total.bytesRead += part.bytesRead;
     total.bytesWritten += part.bytesWritten;
   }
