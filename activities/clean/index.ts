@@ -226,15 +226,16 @@ export interface CleanPlan {
   params: CleanParams;
 }
 
-/** Cleans one input file into `dir` (same relative path); counts go to `counts`. */
+/** Cleans one input file of the plan into the stage folder (same relative path); counts go to `counts`. */
 async function cleanFile(
   store: ArtifactStore,
+  plan: CleanPlan,
   uri: string,
-  out: string,
-  params: CleanParams,
   counts: CleanCounts,
   ctx: FilterContext,
 ): Promise<{ output?: ManifestFile; bytesRead: number; bytesWritten: number }> {
+  const { params } = plan;
+  const out = joinUri(plan.stage.dir, relativeTo(plan.inputDir, uri));
   const bytes = await store.readBytes(uri);
   const table = readParquetTable(bytes, uri);
   assertStackSchema(table, uri);
@@ -323,7 +324,7 @@ export async function cleanPart(plan: CleanPlan, index: number, deps?: StageDeps
       const timings: Record<string, number> = {};
       ctx.timings = timings;
       const done = await withHeartbeat(
-        () => cleanFile(store, uri, joinUri(plan.stage.dir, relativeTo(plan.inputDir, uri)), plan.params, counts, ctx),
+        () => cleanFile(store, plan, uri, counts, ctx),
         () => ({ file: uri, rowsIn: counts.rowsIn, kept: counts.kept }),
       );
       return { index, ...done, counts, syntax: ctx.syntax?.counts, decontamination: ctx.benchmarks?.dropped, timings };
@@ -379,7 +380,7 @@ export async function cleanStage(input: CleanInput, deps?: StageDeps): Promise<S
     await withHeartbeat(
       async () => {
         for (const uri of files) {
-          const done = await cleanFile(store, uri, joinUri(stage.dir, relativeTo(input.input.dir, uri)), params, counts, ctx);
+          const done = await cleanFile(store, plan, uri, counts, ctx);
           if (done.output) total.outputs.push(done.output);
           total.bytesRead += done.bytesRead;
           total.bytesWritten += done.bytesWritten;
