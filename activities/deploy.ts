@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import type { PipelineConfig } from '../lib/config/types.js';
-import { ErrorType, fatal, transient } from '../lib/errors.js';
+import { ErrorType, fatal, transient } from '../contracts/errors.js';
 import { joinUri, type StageResult } from '../lib/manifest.js';
 import { pythonEnv, pythonExecutable, trainerDir } from '../lib/python.js';
 import { EXEC_WITH_PARENT_DEATH_SIGNAL } from '../lib/pythonTool.js';

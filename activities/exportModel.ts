@@ -1,6 +1,6 @@
 /** Exports the final checkpoint as a Hugging Face model folder (config.json + safetensors + tokenizer). */
 import { join } from 'node:path';
-import { ErrorType } from '../lib/errors.js';
+import { ErrorType } from '../contracts/errors.js';
 import { runStage, type StageResult } from '../lib/manifest.js';
 import { assertSucceeded, runPythonTool } from '../lib/pythonTool.js';
 import { store } from '../lib/storage/index.js';

@@ -1,7 +1,7 @@
 /** Generates completions for HumanEval-style problems with the exported model (GPU worker). */
 import { join } from 'node:path';
 import type { PipelineConfig } from '../lib/config/types.js';
-import { ErrorType } from '../lib/errors.js';
+import { ErrorType } from '../contracts/errors.js';
 import { joinUri, runStage, type StageResult } from '../lib/manifest.js';
 import { assertSucceeded, runPythonTool } from '../lib/pythonTool.js';
 import { store } from '../lib/storage/index.js';

@@ -15,7 +15,7 @@
  * (hub files) - not content hashes: the source may be a multi-terabyte dataset.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { ErrorType, fatal } from '../lib/errors.js';
+import { ErrorType, fatal } from '../contracts/errors.js';
 import { DETAILS_NAME, joinUri, runStage, type StageResult } from '../lib/manifest.js';
 import { ParquetRowGroups } from '../lib/parquetRowGroups.js';
 import { readStringColumn } from '../lib/stackSchema.js';

@@ -3,7 +3,7 @@ import type { PipelineConfig } from '../lib/config/types.js';
 import { fingerprintOf } from '../lib/canonicalJson.js';
 import { joinUri, type StageResult } from '../lib/manifest.js';
 import { CODE_VERSION } from '../lib/version.js';
-import type { TrainerConfig } from './train/types.js';
+import type { TrainerConfig } from '../contracts/training.js';
 
 /** Special token ids fixed by the tokenizer stage (StarCoder order). */
 export const EOS_TOKEN_ID = 0;

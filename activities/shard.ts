@@ -11,7 +11,7 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { PipelineConfig } from '../lib/config/types.js';
-import { ErrorType, fatal } from '../lib/errors.js';
+import { ErrorType, fatal } from '../contracts/errors.js';
 import { joinUri, openStage, runStage, type ManifestFile, type StageResult } from '../lib/manifest.js';
 import { assertSucceeded, runPythonTool, type ToolEvent } from '../lib/pythonTool.js';
 import { store } from '../lib/storage/index.js';

@@ -2,7 +2,7 @@
  * AutoTokenizer needs) on a seeded subsample; measures chars/token per language on held-out files. */
 import { join } from 'node:path';
 import type { PipelineConfig } from '../lib/config/types.js';
-import { ErrorType } from '../lib/errors.js';
+import { ErrorType } from '../contracts/errors.js';
 import { runStage, type StageResult } from '../lib/manifest.js';
 import { assertSucceeded, runPythonTool } from '../lib/pythonTool.js';
 import { store } from '../lib/storage/index.js';

@@ -1,6 +1,6 @@
 // Renders a pipeline's status as it changes: one line per stage event, a bar for training.
 import cliProgress from 'cli-progress';
-import { STAGES, type PipelineStatus } from '../workflows/definitions.js';
+import { STAGES, type PipelineStatus } from '../contracts/workflows.js';
 
 export class ProgressView {
   private seen = new Map<string, string>();

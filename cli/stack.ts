@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { pythonExecutable } from '../lib/python.js';
 import { kilnHome, repoRoot } from '../lib/workdirs.js';
-import { SEARCH_ATTRIBUTES, searchAttributeCliType } from '../workflows/definitions.js';
+import { SEARCH_ATTRIBUTES, searchAttributeCliType } from '../contracts/workflows.js';
 
 export interface StackOptions {
   home?: string;

@@ -1,7 +1,7 @@
 /** Shared plumbing of the commands that run one stage locally (kiln ingest, clean, dedup). */
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ErrorType, fatal } from '../lib/errors.js';
+import { ErrorType, fatal } from '../contracts/errors.js';
 import { readManifest, toStageResult, type StageResult } from '../lib/manifest.js';
 
 export class UsageError extends Error {}

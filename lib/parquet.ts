@@ -16,7 +16,7 @@ import {
   type RecordBatch as WasmRecordBatch,
   type ReaderOptions,
 } from 'parquet-wasm';
-import { ErrorType, fatal } from './errors.js';
+import { ErrorType, fatal } from '../contracts/errors.js';
 
 /** Row-group cap of every Parquet file kiln writes (the Stack sample uses the same). */
 export const PARQUET_ROW_GROUP_SIZE = 1000;

@@ -10,7 +10,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { tableFromIPC, type Schema, type Table } from 'apache-arrow';
-import { ErrorType, fatal } from './errors.js';
+import { ErrorType, fatal } from '../contracts/errors.js';
 
 interface Pending {
   resolve: (value: unknown) => void;

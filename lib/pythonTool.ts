@@ -4,7 +4,7 @@
  * other failure is retryable. stderr is kept (tail) for error messages.
  */
 import { execa, type ResultPromise } from 'execa';
-import { fatal, type ErrorType } from './errors.js';
+import { fatal, type ErrorType } from '../contracts/errors.js';
 import { pythonEnv, pythonExecutable, trainerDir } from './python.js';
 
 export interface ToolEvent {

@@ -21,7 +21,7 @@ import {
   type Vector,
 } from 'apache-arrow';
 import type { ApplicationFailure } from '@temporalio/common';
-import { ErrorType, fatal } from './errors.js';
+import { ErrorType, fatal } from '../contracts/errors.js';
 
 export type ColumnKind = 'string' | 'int64' | 'float64' | 'list<string>';
 

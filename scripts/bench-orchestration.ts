@@ -8,8 +8,8 @@
  */
 import { parseArgs } from 'node:util';
 import proto from '@temporalio/proto';
-import { TASK_QUEUES } from '../workflows/definitions.js';
-import type { TrainingRunResult } from '../workflows/training.js';
+import { TASK_QUEUES } from '../contracts/workflows.js';
+import type { TrainingRunResult } from '../contracts/training.js';
 import { readMetrics } from '../activities/train/metrics.js';
 import { gangInput, startGang, tinyTrainer } from '../test/support/trainingGang.js';
 

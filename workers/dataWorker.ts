@@ -4,7 +4,7 @@
  */
 import { Worker } from '@temporalio/worker';
 import { createDataActivities } from '../activities/data.js';
-import { TASK_QUEUES } from '../workflows/definitions.js';
+import { TASK_QUEUES } from '../contracts/workflows.js';
 import { connectClient, connectWorker, temporalNamespace } from './connection.js';
 import { ensureSearchAttributes } from './searchAttributes.js';
 import { workflowsPath } from './workflowBundle.js';

@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { Worker } from '@temporalio/worker';
 import { createGpuActivities } from '../activities/gpu.js';
 import { stopServers } from '../activities/deploy.js';
-import { gpuWorkerQueue, TASK_QUEUES } from '../workflows/definitions.js';
+import { gpuWorkerQueue, TASK_QUEUES } from '../contracts/workflows.js';
 import { connectClient, connectWorker, temporalNamespace } from './connection.js';
 import { ensureSearchAttributes } from './searchAttributes.js';
 

@@ -3,7 +3,7 @@
 // cli/stack.ts has them already). Without the right to add them, it says what to run instead.
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { SEARCH_ATTRIBUTES, searchAttributeCliType } from '../workflows/definitions.js';
+import { SEARCH_ATTRIBUTES, searchAttributeCliType } from '../contracts/workflows.js';
 
 const IndexedValueType = proto.temporal.api.enums.v1.IndexedValueType;
 const TYPES: Record<string, proto.temporal.api.enums.v1.IndexedValueType> = {

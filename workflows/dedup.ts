@@ -7,9 +7,9 @@
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type { DedupActivities, DedupInput } from '../activities/dedup/index.js';
-import { nonRetryableErrorTypes } from '../lib/errors.js';
+import { nonRetryableErrorTypes } from '../contracts/errors.js';
 import type { StageResult } from '../lib/manifest.js';
-import { TASK_QUEUES } from './definitions.js';
+import { TASK_QUEUES } from '../contracts/workflows.js';
 
 const dedup = proxyActivities<DedupActivities>({
   taskQueue: TASK_QUEUES.data,

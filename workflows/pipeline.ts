@@ -16,7 +16,7 @@ import type * as data from '../activities/data.js';
 import type * as gpu from '../activities/gpu.js';
 import { ConfigError, validateConfig } from '../lib/config/validate.js';
 import type { PipelineConfig } from '../lib/config/types.js';
-import { ErrorType, nonRetryableErrorTypes } from '../lib/errors.js';
+import { ErrorType, nonRetryableErrorTypes } from '../contracts/errors.js';
 import type { StageResult } from '../lib/manifest.js';
 import {
   kilnStageAttribute,
@@ -28,10 +28,11 @@ import {
   TASK_QUEUES,
   type PipelineStatus,
   type StageName,
-} from './definitions.js';
+} from '../contracts/workflows.js';
 import { dedupWorkflow } from './dedup.js';
 import { applyProgress } from './progress.js';
-import { trainingRun, type TrainingRunResult } from './training.js';
+import type { PipelineResult } from '../contracts/pipeline.js';
+import { trainingRun } from './training.js';
 
 type DataActivities = ReturnType<typeof data.createDataActivities>;
 type GpuActivities = ReturnType<typeof gpu.createGpuActivities>;
@@ -60,17 +61,6 @@ const gpuStage = proxyActivities<GpuActivities>({
   heartbeatTimeout: '60 seconds',
   retry,
 });
-
-export interface PipelineResult {
-  name: string;
-  artifacts: Record<string, string>;
-  stats: Record<string, unknown>;
-  train: TrainingRunResult;
-  eval: { passAtK: Record<string, number>; problems: number; samplesUri: string; resultsUri: string };
-  deployment: { endpoint: string; model: string; modelVersion: string; recordUri: string; sampleCompletion: string; latencyMs: number };
-  /** Reports to read: `data` is the data report's HTML page (or `dataError` why there is none). */
-  reports: Record<string, string>;
-}
 
 export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
   let config: PipelineConfig;

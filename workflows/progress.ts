@@ -1,4 +1,4 @@
-import type { TrainingStatus, TrainProgress } from './definitions.js';
+import type { TrainingStatus, TrainProgress } from '../contracts/workflows.js';
 
 /** Folds a progress report into a training status (the training run's, or the pipeline's copy). */
 export function applyProgress(status: TrainingStatus, p: TrainProgress): void {

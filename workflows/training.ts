@@ -20,7 +20,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { NodeTimings, TrainNodeInput, TrainNodeResult, TrainerConfig } from '../activities/train/types.js';
+import type { TrainingRunInput, TrainingRunResult, TrainNodeInput, TrainNodeResult } from '../contracts/training.js';
 import type * as gpu from '../activities/gpu.js';
 import {
   claimSignal,
@@ -36,49 +36,10 @@ import {
   type Rendezvous,
   type TrainingStatus,
   type WorkerClaim,
-} from './definitions.js';
-import { ErrorType } from '../lib/errors.js';
-import { describeFailure, describeGangFailure, isDrain, isFatal, type NodeFailure } from './failures.js';
+} from '../contracts/workflows.js';
+import { ErrorType } from '../contracts/errors.js';
+import { describeFailure, describeGangFailure, isDrain, isFatal, type NodeFailure } from '../contracts/failures.js';
 import { applyProgress } from './progress.js';
-
-export interface TrainingRunInput {
-  runKey: string;
-  trainer: TrainerConfig;
-  shardsDir: string;
-  checkpointsUri: string;
-  nodes: number;
-  procsPerNode: number;
-  maxGangRestarts: number;
-  progressEverySeconds: number;
-  pipelineWorkflowId?: string;
-  /** A pause that reached the pipeline before this run started. */
-  startPaused?: boolean;
-  /** A node whose worker sends no heartbeat for this long is lost. Default 20. */
-  heartbeatTimeoutSeconds?: number;
-  /** Floor of rank 0's trainer-liveness limit (see activities/train/node.ts). Default 120. */
-  stallTimeoutSeconds?: number;
-  /** Once rank 0 is done, how long the other ranks may take to exit before they are stopped. Default 120. */
-  finishGraceSeconds?: number;
-  /** Continue as new once the history holds this many events (or the server suggests it). Default 10,000. */
-  maxHistoryEvents?: number;
-  /** What a run that continued as new hands to the next one. */
-  carried?: { status: TrainingStatus };
-}
-
-export interface TrainingRunResult {
-  steps: number;
-  finalLoss?: number;
-  firstLoss?: number;
-  checkpoint: string;
-  attempts: number;
-  gangRestarts: number;
-  /** Workflow runs (1 + continue-as-new count). */
-  runs: number;
-  /** Loss and throughput curves (HTML with SVG), beside the checkpoints. */
-  reportUri?: string;
-  /** Rank 0's phases in the last attempt (orchestration overhead). */
-  timings?: NodeTimings;
-}
 
 type GpuActivities = ReturnType<typeof gpu.createGpuActivities>;
 

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { ErrorType, fatal } from '../../lib/errors.js';
+import { ErrorType, fatal } from '../../contracts/errors.js';
 import type { ArtifactStore } from '../../lib/storage/index.js';
 import { repoRoot } from '../../lib/workdirs.js';
 import { parseProblems, type Problem } from '../eval/problems.js';

@@ -7,7 +7,7 @@
  * redaction changed the content. Counts per filter and language go to the manifest stats;
  * samples of what each filter removed go to `_DETAILS.json` in the stage folder.
  */
-import { ErrorType, fatal } from '../../lib/errors.js';
+import { ErrorType, fatal } from '../../contracts/errors.js';
 import { commitStage, describeBytes, DETAILS_NAME, joinUri, openStage, type ManifestFile, type OpenedStage, type StageIdentity, type StageResult } from '../../lib/manifest.js';
 import type { ArtifactStore } from '../../lib/storage/index.js';
 import { readParquetTable, writeParquetTable } from '../../lib/parquet.js';

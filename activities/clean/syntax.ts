@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Language, Parser } from 'web-tree-sitter';
-import { ErrorType, fatal } from '../../lib/errors.js';
+import { ErrorType, fatal } from '../../contracts/errors.js';
 
 /** The Stack language name -> grammar file; `.tsx` files of TypeScript take the TSX grammar. */
 export const SYNTAX_GRAMMARS: Readonly<Record<string, string>> = {

@@ -17,7 +17,7 @@
  * A document is (partition, row); partitions are the input's Parquet files sorted by URI.
  */
 import { createHash } from 'node:crypto';
-import { ErrorType, fatal } from '../../lib/errors.js';
+import { ErrorType, fatal } from '../../contracts/errors.js';
 import { commitStage, describeBytes, DETAILS_NAME, joinUri, openStage, type ManifestFile, type StageResult } from '../../lib/manifest.js';
 import { readParquetTable, writeParquetTable } from '../../lib/parquet.js';
 import { assertStackSchema, forEachUtf8, readListColumn, readNumberColumn, readStringColumn, rowsToTable, tableToRows } from '../../lib/stackSchema.js';

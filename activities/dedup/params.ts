@@ -1,5 +1,5 @@
 /** The dedup stage's settings (the config's `dedup` section), resolved and checked. */
-import { ErrorType, fatal } from '../../lib/errors.js';
+import { ErrorType, fatal } from '../../contracts/errors.js';
 import { optimalBandsRows } from './lshParams.js';
 
 export interface DedupParams {

@@ -4,7 +4,7 @@
  * as many runners at once as there are CPUs. No I/O of its own besides the runner.
  */
 import { availableParallelism } from 'node:os';
-import { ErrorType, fatal } from '../../lib/errors.js';
+import { ErrorType, fatal } from '../../contracts/errors.js';
 import { meanPassAtK } from './passAtK.js';
 import { decodeJsonl, parseJsonlObjects, programFor, type Problem } from './problems.js';
 import { runSandbox, type SandboxOptions, type SandboxOutcome, type SandboxSample } from './sandbox.js';

@@ -4,7 +4,7 @@
  * program (own process, namespaces, rlimits, wall-clock timeout, no network); see sandbox.py.
  */
 import { execa } from 'execa';
-import { ErrorType, fatal } from '../../lib/errors.js';
+import { ErrorType, fatal } from '../../contracts/errors.js';
 import { pythonEnv, pythonExecutable, trainerDir } from '../../lib/python.js';
 
 export interface SandboxSample {

@@ -3,7 +3,7 @@
  * (`{ stage, fingerprint }` -> `<root>/stages/<stage>/<fingerprint[:16]>`): give the dedup folder
  * (or any stage below it, e.g. shard) and get ingest, clean and dedup back.
  */
-import { ErrorType, fatal } from '../../lib/errors.js';
+import { ErrorType, fatal } from '../../contracts/errors.js';
 import { readManifest, stageDir, toStageResult, type StageResult } from '../../lib/manifest.js';
 import type { ArtifactStore } from '../../lib/storage/types.js';
 

@@ -1,5 +1,5 @@
 // What the stage activities share: the artifact store they use and how they list their input.
-import { ErrorType, fatal } from '../../lib/errors.js';
+import { ErrorType, fatal } from '../../contracts/errors.js';
 import type { StageResult } from '../../lib/manifest.js';
 import type { ArtifactStore } from '../../lib/storage/index.js';
 

@@ -7,8 +7,8 @@
  */
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { claimSignal, gpuWorkerQueue, type WorkerClaim } from '../../workflows/definitions.js';
-import type { ClaimInput } from './types.js';
+import { claimSignal, gpuWorkerQueue, type WorkerClaim } from '../../contracts/workflows.js';
+import type { ClaimInput } from '../../contracts/training.js';
 
 export function createClaimWorker(deps: { client: Client; workerId?: string }) {
   return async function claimWorker(input: ClaimInput): Promise<WorkerClaim> {

@@ -13,7 +13,7 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { ErrorType, fatal, transient } from '../../lib/errors.js';
+import { ErrorType, fatal, transient } from '../../contracts/errors.js';
 import { readManifest } from '../../lib/manifest.js';
 import { pythonExecutable } from '../../lib/python.js';
 import { EXIT_STOPPED, runPythonTool, type RunToolOptions, type ToolEvent } from '../../lib/pythonTool.js';
@@ -29,11 +29,11 @@ import {
   type Rendezvous,
   type TrainingStatus,
   type TrainProgress,
-} from '../../workflows/definitions.js';
+} from '../../contracts/workflows.js';
 import { withHeartbeat } from '../support/heartbeat.js';
 import { downloadCheckpoint, latestCheckpoint, uploadCheckpoint } from './checkpoints.js';
 import { MetricsLog } from './metrics.js';
-import type { NodeTimings, TrainNodeInput, TrainNodeResult } from './types.js';
+import type { NodeTimings, TrainNodeInput, TrainNodeResult } from '../../contracts/training.js';
 
 export interface NodeDeps {
   client: Client;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { ErrorType } from '../../lib/errors.js';
+import { ErrorType } from '../../contracts/errors.js';
 import { runPythonTool } from '../../lib/pythonTool.js';
 import { fileUriToPath, store } from '../../lib/storage/index.js';
 import { withTempDir } from '../../lib/workdirs.js';

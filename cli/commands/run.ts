@@ -4,9 +4,9 @@ import { parseArgs } from 'node:util';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { resolveConfigUris } from '../../activities/prepareRun.js';
 import { ConfigError, validateConfig } from '../../lib/config/validate.js';
-import { describeFailure } from '../../workflows/failures.js';
-import { statusQuery, TASK_QUEUES, type PipelineStatus } from '../../workflows/definitions.js';
-import type { PipelineResult } from '../../workflows/pipeline.js';
+import { describeFailure } from '../../contracts/failures.js';
+import { statusQuery, TASK_QUEUES, type PipelineStatus } from '../../contracts/workflows.js';
+import type { PipelineResult } from '../../contracts/pipeline.js';
 import { ProgressView } from '../progress.js';
 import { isPortOpen, Stack } from '../stack.js';
 

@@ -19,7 +19,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { ApplicationFailure } from '@temporalio/common';
-import { ErrorType, fatal } from '../errors.js';
+import { ErrorType, fatal } from '../../contracts/errors.js';
 import { byUri, type ArtifactStore, type ObjectInfo } from './types.js';
 
 const TMP_MARK = '.kiln-tmp-';

@@ -15,7 +15,7 @@
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorType, fatal } from '../errors.js';
+import { ErrorType, fatal } from '../../contracts/errors.js';
 import { fsError, isKilnFailure, retryable, tmpPathFor } from './fileStore.js';
 import type { ArtifactStore, ObjectInfo } from './types.js';
 

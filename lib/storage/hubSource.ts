@@ -16,7 +16,7 @@
  * private datasets, is read from the environment by HttpStore and sent to those hosts only.
  */
 import picomatch from 'picomatch';
-import { ErrorType, fatal } from '../errors.js';
+import { ErrorType, fatal } from '../../contracts/errors.js';
 import { retryable } from './fileStore.js';
 import type { HttpStore } from './httpStore.js';
 import { byUri } from './types.js';

@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { ErrorType, fatal } from '../errors.js';
+import { ErrorType, fatal } from '../../contracts/errors.js';
 import { FileStore, fileUriToPath, pathToFileUri } from './fileStore.js';
 import { HttpStore } from './httpStore.js';
 import { clientKey, createS3Client, resolveS3Settings, type S3Settings } from './s3Config.js';

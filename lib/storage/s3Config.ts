@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
-import { ErrorType, fatal } from '../errors.js';
+import { ErrorType, fatal } from '../../contracts/errors.js';
 
 export interface S3Settings {
   /** e.g. `http://127.0.0.1:9000` for MinIO. Default: env KILN_S3_ENDPOINT, else AWS's endpoints. */

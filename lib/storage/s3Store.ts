@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
-import { ErrorType, fatal } from '../errors.js';
+import { ErrorType, fatal } from '../../contracts/errors.js';
 import { isKilnFailure, openLocalForUpload, retryable, streamToFileAtomic } from './fileStore.js';
 import { S3_PART_SIZE, S3_QUEUE_SIZE } from './s3Config.js';
 import { byUri, type ArtifactStore, type ObjectInfo } from './types.js';

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import picomatch from 'picomatch';
-import { ErrorType, fatal } from '../errors.js';
+import { ErrorType, fatal } from '../../contracts/errors.js';
 import { fileUriToPath, isKilnFailure } from './fileStore.js';
 import { GLOB_CHARS, isHubUri, listHubFiles, staticPrefix } from './hubSource.js';
 import { HttpStore } from './httpStore.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { run as explainStep } from '../../cli/commands/explain-step.js';
-import { ErrorType } from '../../lib/errors.js';
+import { ErrorType } from '../../contracts/errors.js';
 import { pythonExecutable } from '../../lib/python.js';
 import { runPythonTool } from '../../lib/pythonTool.js';
 import { fileUri } from '../../lib/storage/index.js';

@@ -16,7 +16,7 @@ import { u32Of, workFiles } from '../../activities/dedup/workFiles.js';
 import type { ArtifactStore } from '../../lib/storage/index.js';
 import { exactJaccard } from '../../activities/dedup/minhash.js';
 import { tableFromArrays } from 'apache-arrow';
-import { ErrorType } from '../../lib/errors.js';
+import { ErrorType } from '../../contracts/errors.js';
 import { failureMatching } from '../support/failures.js';
 import { writeDedupCorpus } from './dedupCorpus.js';
 import { STACK_SAMPLE_URI, stackRow, tmpDir, writeRows } from './fixtures.js';

@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ingestStage } from '../../activities/ingest.js';
-import { ErrorType } from '../../lib/errors.js';
+import { ErrorType } from '../../contracts/errors.js';
 import type { StageResult } from '../../lib/manifest.js';
 import { parseHubUri } from '../../lib/storage/hubSource.js';
 import { closeStores, fileUri, HttpStore, S3Store, store, storeFor } from '../../lib/storage/index.js';

@@ -12,7 +12,7 @@ import { tokenizerStage } from '../../activities/tokenizer.js';
 import { run as explainStep } from '../../cli/commands/explain-step.js';
 import type { StageResult } from '../../lib/manifest.js';
 import { runPythonTool } from '../../lib/pythonTool.js';
-import { ErrorType } from '../../lib/errors.js';
+import { ErrorType } from '../../contracts/errors.js';
 import { fileUri, fileUriToPath } from '../../lib/storage/index.js';
 import { listLocalFiles } from '../../lib/syncDir.js';
 import { stackRow, tmpDir, writeRows } from './fixtures.js';

@@ -11,8 +11,8 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { readManifest, type Manifest } from '../../lib/manifest.js';
 import { store } from '../../lib/storage/index.js';
 import { repoRoot } from '../../lib/workdirs.js';
-import { pauseSignal, rendezvousQuery, resumeSignal, statusQuery, TASK_QUEUES, type TrainingStatus } from '../../workflows/definitions.js';
-import type { PipelineResult } from '../../workflows/pipeline.js';
+import { pauseSignal, rendezvousQuery, resumeSignal, statusQuery, TASK_QUEUES, type TrainingStatus } from '../../contracts/workflows.js';
+import type { PipelineResult } from '../../contracts/pipeline.js';
 import { checkTemporalUi } from './ui.js';
 import { runningActivities, startE2EStack, status, tinyConfig, waitFor, type E2EStack } from './support.js';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { Stack } from '../../cli/stack.js';
 import { repoRoot } from '../../lib/workdirs.js';
-import { statusQuery, type PipelineStatus } from '../../workflows/definitions.js';
+import { statusQuery, type PipelineStatus } from '../../contracts/workflows.js';
 import { startMinio, type MinioServer } from '../support/minio.js';
 import { freePort } from '../support/ports.js';
 export { waitFor } from '../support/waitFor.js';

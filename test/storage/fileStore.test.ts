@@ -3,7 +3,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ErrorType } from '../../lib/errors.js';
+import { ErrorType } from '../../contracts/errors.js';
 import { joinUri } from '../../lib/manifest.js';
 import { copyObject, fileUri, FileStore, parseUri, store, storeFor } from '../../lib/storage/index.js';
 import { assertFailure } from '../support/failures.js';

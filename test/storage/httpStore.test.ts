@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { ErrorType } from '../../lib/errors.js';
+import { ErrorType } from '../../contracts/errors.js';
 import { copyObject, fileUri, HttpStore, store, storeFor } from '../../lib/storage/index.js';
 import { freePort } from '../support/ports.js';
 import { startHttpServer, type TestHttpServer } from '../support/httpServer.js';

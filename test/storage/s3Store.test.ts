@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { inspect } from 'node:util';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { ErrorType } from '../../lib/errors.js';
+import { ErrorType } from '../../contracts/errors.js';
 import { joinUri } from '../../lib/manifest.js';
 import { closeStores, copyObject, fileUri, S3Store, store, storeFor } from '../../lib/storage/index.js';
 import { startMinio, type MinioServer } from '../support/minio.js';

@@ -4,7 +4,7 @@
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createClaimWorker } from '../../activities/train/claim.js';
-import { gpuWorkerQueue, TASK_QUEUES } from '../../workflows/definitions.js';
+import { gpuWorkerQueue, TASK_QUEUES } from '../../contracts/workflows.js';
 
 export async function runWithGpuWorkers<T>(
   opts: { address: string; client: Client; activities: object; ids?: string[] },

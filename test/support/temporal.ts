@@ -4,7 +4,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporalBinary } from '../../cli/stack.js';
 import { workflowsPath } from '../../workers/workflowBundle.js';
-import { SEARCH_ATTRIBUTES } from '../../workflows/definitions.js';
+import { SEARCH_ATTRIBUTES } from '../../contracts/workflows.js';
 
 // Workers' INFO lines would bury the test report.
 Runtime.install({ logger: new DefaultLogger('WARN') });

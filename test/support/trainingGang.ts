@@ -7,15 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import type { TrainerConfig } from '../../activities/train/types.js';
+import type { TrainerConfig } from '../../contracts/training.js';
 import { listLocalFiles } from '../../lib/syncDir.js';
 import { describeBytes, writeManifest } from '../../lib/manifest.js';
 import { pythonExecutable } from '../../lib/python.js';
 import { fileUri, store } from '../../lib/storage/index.js';
 import { repoRoot } from '../../lib/workdirs.js';
 import { Stack } from '../../cli/stack.js';
-import { TASK_QUEUES } from '../../workflows/definitions.js';
-import type { TrainingRunInput } from '../../workflows/training.js';
+import { TASK_QUEUES } from '../../contracts/workflows.js';
+import type { TrainingRunInput } from '../../contracts/training.js';
 import { freePort } from './ports.js';
 import { workflowBundle } from './temporal.js';
 

@@ -2,8 +2,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ActivityFailure, ApplicationFailure, RetryState, TimeoutFailure } from '@temporalio/common';
-import { ErrorType } from '../../lib/errors.js';
-import { describeGangFailure, isDrain } from '../../workflows/failures.js';
+import { ErrorType } from '../../contracts/errors.js';
+import { describeGangFailure, isDrain } from '../../contracts/failures.js';
 
 const activityFailure = (cause: Error) => new ActivityFailure('Activity task failed', 'trainNode', '1', RetryState.MAXIMUM_ATTEMPTS_REACHED, 'w', cause);
 const trainerExit = (rank: number) =>

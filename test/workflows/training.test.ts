@@ -8,7 +8,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
-import { ErrorType } from '../../lib/errors.js';
+import { ErrorType } from '../../contracts/errors.js';
 import {
   kilnStepAttribute,
   pauseSignal,
@@ -19,9 +19,9 @@ import {
   statusQuery,
   TASK_QUEUES,
   type TrainingStatus,
-} from '../../workflows/definitions.js';
-import type { TrainNodeInput, TrainNodeResult } from '../../activities/train/types.js';
-import type { TrainingRunInput } from '../../workflows/training.js';
+} from '../../contracts/workflows.js';
+import type { TrainNodeInput, TrainNodeResult } from '../../contracts/training.js';
+import type { TrainingRunInput } from '../../contracts/training.js';
 import { startTestServer, workflowBundle } from '../support/temporal.js';
 import { waitFor } from '../support/waitFor.js';
 import { runWithGpuWorkers } from '../support/gpuWorkers.js';

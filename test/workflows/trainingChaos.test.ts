@@ -5,8 +5,8 @@
 // are printed. A pause must stop with no trainer running and resume at exactly its step.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { pauseSignal, resumeSignal, statusQuery, TASK_QUEUES, type TrainingStatus } from '../../workflows/definitions.js';
-import type { TrainingRunInput, TrainingRunResult } from '../../workflows/training.js';
+import { pauseSignal, resumeSignal, statusQuery, TASK_QUEUES, type TrainingStatus } from '../../contracts/workflows.js';
+import type { TrainingRunInput, TrainingRunResult } from '../../contracts/training.js';
 import { readMetrics, type MetricsEvent } from '../../activities/train/metrics.js';
 import { alive, gangInput, startGang, tinyTrainer, trainerPid, trainerProcesses, type GangEnv } from '../support/trainingGang.js';
 import { waitFor } from '../support/waitFor.js';

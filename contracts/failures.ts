@@ -1,6 +1,6 @@
 // Readable summaries of Temporal failure chains (for status and summaries).
 import { ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
-import { ErrorType } from '../lib/errors.js';
+import { ErrorType } from './errors.js';
 
 /** One line per link of the chain, joined: "Activity task failed: Node 1 ... failed: ...". */
 export function describeFailure(err: unknown): string {

@@ -1,5 +1,5 @@
 // Inputs and outputs of the GPU node activity (shared with the training workflow as types only).
-import type { Rendezvous } from '../../workflows/definitions.js';
+import type { Rendezvous, TrainingStatus } from './workflows.js';
 
 /** The trainer's own config file (trainer/kiln_trainer/config.py reads exactly this). */
 export interface TrainerConfig {
@@ -73,3 +73,43 @@ export interface TrainNodeResult {
 }
 
 export type { Rendezvous };
+
+/** Input of the trainingRun workflow (the pipeline starts it as a child). */
+export interface TrainingRunInput {
+  runKey: string;
+  trainer: TrainerConfig;
+  shardsDir: string;
+  checkpointsUri: string;
+  nodes: number;
+  procsPerNode: number;
+  maxGangRestarts: number;
+  progressEverySeconds: number;
+  pipelineWorkflowId?: string;
+  /** A pause that reached the pipeline before this run started. */
+  startPaused?: boolean;
+  /** A node whose worker sends no heartbeat for this long is lost. Default 20. */
+  heartbeatTimeoutSeconds?: number;
+  /** Floor of rank 0's trainer-liveness limit (see activities/train/node.ts). Default 120. */
+  stallTimeoutSeconds?: number;
+  /** Once rank 0 is done, how long the other ranks may take to exit before they are stopped. Default 120. */
+  finishGraceSeconds?: number;
+  /** Continue as new once the history holds this many events (or the server suggests it). Default 10,000. */
+  maxHistoryEvents?: number;
+  /** What a run that continued as new hands to the next one. */
+  carried?: { status: TrainingStatus };
+}
+
+export interface TrainingRunResult {
+  steps: number;
+  finalLoss?: number;
+  firstLoss?: number;
+  checkpoint: string;
+  attempts: number;
+  gangRestarts: number;
+  /** Workflow runs (1 + continue-as-new count). */
+  runs: number;
+  /** Loss and throughput curves (HTML with SVG), beside the checkpoints. */
+  reportUri?: string;
+  /** Rank 0's phases in the last attempt (orchestration overhead). */
+  timings?: NodeTimings;
+}
