@@ -4,10 +4,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 python3
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
-COPY trainer/requirements.txt trainer/requirements-nodeps.txt trainer/
+COPY python/requirements.txt python/requirements-nodeps.txt python/
 RUN python3 -m venv .venv \
- && .venv/bin/pip install --no-cache-dir -r trainer/requirements.txt \
- && .venv/bin/pip install --no-cache-dir --no-deps -r trainer/requirements-nodeps.txt
+ && .venv/bin/pip install --no-cache-dir -r python/requirements.txt \
+ && .venv/bin/pip install --no-cache-dir --no-deps -r python/requirements-nodeps.txt
 COPY . .
 ENV KILN_HOME=/var/lib/kiln
 CMD ["node", "--import", "tsx", "workers/dataWorker.ts"]

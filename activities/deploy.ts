@@ -10,7 +10,7 @@ import { execa, type ResultPromise } from 'execa';
 import type { PipelineConfig } from '../lib/config/types.js';
 import { ErrorType, fatal, transient } from '../contracts/errors.js';
 import { joinUri, type StageResult } from '../lib/manifest.js';
-import { pythonEnv, pythonExecutable, trainerDir } from '../lib/python.js';
+import { pythonEnv, pythonExecutable, pythonDir } from '../lib/python.js';
 import { EXEC_WITH_PARENT_DEATH_SIGNAL } from '../lib/pythonTool.js';
 import { store } from '../lib/storage/index.js';
 import { downloadDirOnce } from '../lib/syncDir.js';
@@ -45,7 +45,7 @@ async function startServer(modelDir: string, name: string, params: PipelineConfi
   const serve = ['-m', 'kiln_trainer.serve', '--model', modelDir, '--host', params.host, '--port', String(params.port), '--model-name', name];
   // The server lives exactly as long as this worker, even one killed with -9.
   const child = execa(pythonExecutable(), ['-c', EXEC_WITH_PARENT_DEATH_SIGNAL, pythonExecutable(), ...serve], {
-    cwd: trainerDir(),
+    cwd: pythonDir(),
     env: pythonEnv(),
     stdin: 'ignore',
     stderr: 'ignore',

@@ -1,6 +1,6 @@
 /**
  * Where the native Python side lives: the interpreter (KILN_PYTHON, else the repo's .venv) and
- * the package directory (trainer/, put on PYTHONPATH so `python -m kiln_trainer.<tool>` works).
+ * the package directory (python/, put on PYTHONPATH so `python -m kiln_trainer.<tool>` works).
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,9 +10,9 @@ export function repoRoot(): string {
   return dirname(dirname(fileURLToPath(import.meta.url)));
 }
 
-/** <repo>/trainer: the directory holding the kiln_trainer package. */
-export function trainerDir(): string {
-  return join(repoRoot(), 'trainer');
+/** <repo>/python: the directory holding the native packages (kiln_trainer, kiln_native). */
+export function pythonDir(): string {
+  return join(repoRoot(), 'python');
 }
 
 /** KILN_PYTHON when set, else <repo>/.venv/bin/python. */
@@ -21,7 +21,7 @@ export function pythonExecutable(): string {
 }
 
 /**
- * The environment for a Python tool: this process's environment, PYTHONPATH=<repo>/trainer,
+ * The environment for a Python tool: this process's environment, PYTHONPATH=<repo>/python,
  * unbuffered output, offline Hugging Face libraries (models are local folders, never fetched).
  */
 export function pythonEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -29,7 +29,7 @@ export function pythonEnv(extra: Record<string, string> = {}): Record<string, st
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
   return {
     ...env,
-    PYTHONPATH: trainerDir(),
+    PYTHONPATH: pythonDir(),
     PYTHONUNBUFFERED: '1',
     HF_HUB_OFFLINE: '1',
     TRANSFORMERS_OFFLINE: '1',

@@ -5,7 +5,7 @@
  */
 import { execa, type ResultPromise } from 'execa';
 import { fatal, type ErrorType } from '../contracts/errors.js';
-import { pythonEnv, pythonExecutable, trainerDir } from './python.js';
+import { pythonEnv, pythonExecutable, pythonDir } from './python.js';
 
 export interface ToolEvent {
   event: string;
@@ -52,7 +52,7 @@ export async function runPythonTool(module: string, args: string[], opts: RunToo
   const file = opts.command?.file ?? pythonExecutable();
   const argv = opts.command?.args ?? ['-m', module, ...args];
   const child: ResultPromise = execa(pythonExecutable(), ['-c', EXEC_WITH_PARENT_DEATH_SIGNAL, file, ...argv], {
-    cwd: trainerDir(),
+    cwd: pythonDir(),
     env: pythonEnv(opts.env),
     reject: false,
     stdin: 'ignore',

@@ -22,7 +22,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "trainer"))
+sys.path.insert(0, os.path.join(ROOT, "python"))
 
 import torch  # noqa: E402
 

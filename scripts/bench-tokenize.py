@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "trainer"))
+sys.path.insert(0, str(REPO / "python"))
 
 BASELINE = r"""
 import json, sys, time

@@ -30,16 +30,16 @@ else
 fi
 
 # 2. Python virtual environment with pinned requirements.
-h=$(hash_of trainer/requirements.txt trainer/requirements-nodeps.txt)
+h=$(hash_of python/requirements.txt python/requirements-nodeps.txt)
 if [ -x .venv/bin/python ] && fresh venv "$h"; then
   echo "python venv up to date"
 else
-  step "python venv (.venv) from trainer/requirements*.txt"
+  step "python venv (.venv) from python/requirements*.txt"
   [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/pip install --disable-pip-version-check -q -r trainer/requirements.txt
+  .venv/bin/pip install --disable-pip-version-check -q -r python/requirements.txt
   # mosaicml-streaming's declared pins clash with torch 2.15 / transformers 5; its import-time
   # needs are in requirements.txt.
-  .venv/bin/pip install --disable-pip-version-check -q --no-deps -r trainer/requirements-nodeps.txt
+  .venv/bin/pip install --disable-pip-version-check -q --no-deps -r python/requirements-nodeps.txt
   .venv/bin/python -c "import torch, tokenizers, safetensors, transformers, streaming, pyarrow"
   stamp venv "$h"
 fi

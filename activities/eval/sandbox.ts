@@ -5,7 +5,7 @@
  */
 import { execa } from 'execa';
 import { ErrorType, fatal } from '../../contracts/errors.js';
-import { pythonEnv, pythonExecutable, trainerDir } from '../../lib/python.js';
+import { pythonEnv, pythonExecutable, pythonDir } from '../../lib/python.js';
 
 export interface SandboxSample {
   task_id: string;
@@ -52,7 +52,7 @@ export async function runSandbox(samples: SandboxSample[], opts: SandboxOptions)
     pythonExecutable(),
     ['-m', 'kiln_trainer.sandbox', '--timeout', String(opts.timeoutSeconds), '--memory-mb', String(opts.memoryMb), '--jobs', String(parallel)],
     {
-      cwd: trainerDir(),
+      cwd: pythonDir(),
       env: pythonEnv(),
       extendEnv: false,
       input: JSON.stringify(jobs),

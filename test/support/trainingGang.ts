@@ -43,7 +43,7 @@ export const TINY = { seqLen: 64, vocab: 512 };
 
 /** A committed shard stage folder (MDS + _MANIFEST.json) of `samples` sequences. */
 export async function writeTinyShards(dir: string, samples = 2048): Promise<string> {
-  execFileSync(pythonExecutable(), ['-c', WRITE_SHARDS, dir, String(samples), String(TINY.seqLen), String(TINY.vocab)], { cwd: join(repoRoot, 'trainer') });
+  execFileSync(pythonExecutable(), ['-c', WRITE_SHARDS, dir, String(samples), String(TINY.seqLen), String(TINY.vocab)], { cwd: join(repoRoot, 'python') });
   const uri = fileUri(dir);
   const outputs = listLocalFiles(dir).map((path) => describeBytes(fileUri(path), readFileSync(path)));
   await writeManifest(store, uri, { stage: 'shard', fingerprint: `tiny-${samples}-${TINY.seqLen}-${TINY.vocab}`.padEnd(64, '0'), codeVersion: 'test', params: {}, inputs: [], outputs, stats: { samples } });

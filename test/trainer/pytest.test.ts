@@ -3,12 +3,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { pythonEnv, pythonExecutable, trainerDir } from '../../lib/python.js';
+import { pythonEnv, pythonExecutable, pythonDir } from '../../lib/python.js';
 
 describe('native trainer (pytest)', () => {
   it('passes trainer/tests', () => {
     const r = spawnSync(pythonExecutable(), ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'tests'], {
-      cwd: trainerDir(),
+      cwd: pythonDir(),
       env: pythonEnv({ KILN_CPU_THREADS: '1' }),
       encoding: 'utf8',
       maxBuffer: 64 * 1024 * 1024,

@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { planTraining } from '../../activities/planTraining.js';
 import { validateConfig } from '../../lib/config/validate.js';
 import type { StageResult } from '../../lib/manifest.js';
-import { pythonEnv, pythonExecutable, trainerDir } from '../../lib/python.js';
+import { pythonEnv, pythonExecutable, pythonDir } from '../../lib/python.js';
 import { repoRoot } from '../../lib/workdirs.js';
 
 /** Runs `code` in the trainer's Python with `args`; returns its stdout parsed as JSON. */
 function python(code: string, ...args: string[]): unknown {
-  const r = spawnSync(pythonExecutable(), ['-c', code, ...args], { cwd: trainerDir(), env: pythonEnv(), encoding: 'utf8' });
+  const r = spawnSync(pythonExecutable(), ['-c', code, ...args], { cwd: pythonDir(), env: pythonEnv(), encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
