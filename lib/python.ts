@@ -1,6 +1,6 @@
 /**
  * Where the native Python side lives: the interpreter (KILN_PYTHON, else the repo's .venv) and
- * the package directory (python/, put on PYTHONPATH so `python -m kiln_trainer.<tool>` works).
+ * the package directory (python/, on PYTHONPATH so `python -m kiln_native.<tool>` works).
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -6,7 +6,7 @@ on the same files, in the same run. Prints tokens/s and tokens/s per core.
 Default input: ../shared/data/stack-sample/data (every *.parquet below it).
   - encode_batch: all documents' `content` already in memory, one Tokenizer.encode_batch call per
     512 documents, in a fresh process with RAYON_NUM_THREADS=1 (one core) and =N (N cores).
-  - kiln shard: kiln_trainer.shard end to end (read Parquet, FIM, encode, pack, write MDS and
+  - kiln shard: kiln_native.shard end to end (read Parquet, FIM, encode, pack, write MDS and
     provenance), one process per partition (input file), N at a time, each with one Rust thread.
 Per core = tokens/s divided by the cores the path was given; tokens/CPU-s divides by the CPU time
 actually used (robust when other work shares the machine; kiln's includes its workers' imports).
@@ -55,7 +55,7 @@ def baseline(tokenizer: str, files: list, threads: int) -> dict:
 
 
 def kiln_path(tokenizer: str, files: list, jobs: int) -> dict:
-    from kiln_trainer import shard
+    from kiln_native import shard
     from kiln_trainer.events import Events
 
     import resource

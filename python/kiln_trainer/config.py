@@ -3,15 +3,19 @@
     {"seed": 1234, "vocabSize": 1024, "seqLen": 128, "eosTokenId": 0,
      "model": {...configs/schema.json "model"...}, "train": {...schema "train"...}}
 
-Keys are camelCase as in configs/schema.json, with the same defaults and bounds. Unknown keys
-and wrong types are refused with the key's name. `TrainerConfig.to_json()` gives the resolved
-form (defaults filled in, nKvHead and ffnHidden resolved) that every checkpoint stores.
+Keys are camelCase as in configs/schema.json, and the model and train defaults and bounds are
+READ from that file (the repository's, found above this package), so the pipeline and the trainer
+cannot disagree. Unknown keys and wrong types are refused with the key's name.
+`TrainerConfig.to_json()` gives the resolved form (defaults filled in, nKvHead and ffnHidden
+resolved) that every checkpoint stores.
 """
 
 import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 
 from .events import FatalError
 from .model import ModelConfig
@@ -21,56 +25,90 @@ class ConfigError(FatalError, ValueError):
     pass
 
 
+def _find_schema() -> Path:
+    """configs/schema.json of the repository this package lives in (<repo>/python/kiln_trainer/)."""
+    here = Path(__file__).resolve().parent
+    for parent in here.parents:
+        candidate = parent / "configs" / "schema.json"
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"configs/schema.json not found above {here}: the trainer reads its defaults there")
+
+
+SCHEMA_PATH = _find_schema()
+_SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def _schema_field(section: str, key: str):
+    """A field whose default and bounds are configs/schema.json's <section>.<key>."""
+    spec = _SCHEMA["properties"][section]["properties"][key]
+    types = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+    default = spec["default"]
+    if "number" in types and default is not None:
+        default = float(default)  # JSON's 10000 for a number field is Python's 10000.0
+    return field(default=default, metadata={
+        "key": key, "min": spec.get("minimum"), "gt": spec.get("exclusiveMinimum"),
+        "choices": tuple(spec["enum"]) if "enum" in spec else None})
+
+
 def _f(default=dataclasses.MISSING, *, min=None, gt=None, choices=None):
+    """A field the schema does not describe (the trainer's top level): default and bounds here."""
     return field(default=default, metadata={"min": min, "gt": gt, "choices": choices})
+
+
+_model = partial(_schema_field, "model")
+_train = partial(_schema_field, "train")
 
 
 @dataclass
 class ModelSection:
     """configs/schema.json "model"; vocab size and context length come from the top level."""
-    n_layer: int = _f(12, min=1)
-    n_head: int = _f(12, min=1)
-    n_kv_head: int | None = _f(None, min=1)  # null: n_head (plain multi-head attention)
-    d_model: int = _f(768, min=8)
-    ffn_hidden: int | None = _f(None, min=8)  # null: 8/3 * d_model rounded up to 64
-    rope_theta: float = _f(10000.0, gt=0)
+    n_layer: int = _model("nLayer")
+    n_head: int = _model("nHead")
+    n_kv_head: int | None = _model("nKvHead")  # null: n_head (plain multi-head attention)
+    d_model: int = _model("dModel")
+    ffn_hidden: int | None = _model("ffnHidden")  # null: 8/3 * d_model rounded up to 64
+    rope_theta: float = _model("ropeTheta")
 
 
 @dataclass
 class TrainConfig:
-    nodes: int = _f(1, min=1)  # gang size; the launcher's business, kept for the record
-    procs_per_node: int = _f(1, min=1)
-    steps: int = _f(1000, min=1)  # optimizer steps
-    micro_batch_size: int = _f(8, min=1)  # sequences per rank per micro-step
-    grad_accum: int = _f(1, min=1)
-    lr: float = _f(6e-4, gt=0)  # peak; linear warmup, then cosine to lr/10
-    warmup_steps: int = _f(100, min=0)
-    weight_decay: float = _f(0.1, min=0)  # 2-D parameters only
-    grad_clip: float = _f(1.0, min=0)  # 0 disables clipping
-    checkpoint_every: int = _f(200, min=1)
-    eval_every: int = _f(200, min=1)
-    device: str = _f("auto", choices=("auto", "cpu", "cuda"))
-    dtype: str = _f("auto", choices=("auto", "float32", "bfloat16"))
-    max_gang_restarts: int = _f(5, min=0)  # orchestrator's knob, unused here
-    progress_every_seconds: float = _f(10.0, min=1)  # orchestrator's knob, unused here
-    parallelism: str = _f("ddp", choices=("ddp", "fsdp"))  # fsdp: FSDP2 shards params, grads, optimizer
-    compile: bool = _f(False)  # torch.compile each transformer block
-    keep_checkpoints: int = _f(2, min=1)  # newest N complete checkpoints kept on disk
+    """configs/schema.json "train", without the orchestrator's heartbeat and stall timeouts."""
+    nodes: int = _train("nodes")  # gang size; the launcher's business, kept for the record
+    procs_per_node: int = _train("procsPerNode")
+    steps: int = _train("steps")  # optimizer steps
+    micro_batch_size: int = _train("microBatchSize")  # sequences per rank per micro-step
+    grad_accum: int = _train("gradAccum")
+    lr: float = _train("lr")  # peak; linear warmup, then cosine to lr/10
+    warmup_steps: int = _train("warmupSteps")
+    weight_decay: float = _train("weightDecay")  # 2-D parameters only
+    grad_clip: float = _train("gradClip")  # 0 disables clipping
+    checkpoint_every: int = _train("checkpointEvery")
+    eval_every: int = _train("evalEvery")
+    device: str = _train("device")
+    dtype: str = _train("dtype")
+    max_gang_restarts: int = _train("maxGangRestarts")  # orchestrator's knob, unused here
+    progress_every_seconds: float = _train("progressEverySeconds")  # orchestrator's knob, unused here
+    parallelism: str = _train("parallelism")  # fsdp: FSDP2 shards params, grads, optimizer
+    compile: bool = _train("compile")  # torch.compile each transformer block
+    keep_checkpoints: int = _train("keepCheckpoints")  # newest N complete checkpoints kept on disk
     # Loss-spike detector (llm-foundry KillLossSpike): once lossSpikeWindow losses are in,
     # a loss >= lossSpikeFactor x their mean is an outlier; more than lossSpikePatience
     # outliers in a row is a spike: an event, and with lossSpikeStop a fatal stop.
-    loss_spike_window: int = _f(100, min=2)
-    loss_spike_factor: float = _f(2.0, gt=1)
-    loss_spike_patience: int = _f(4, min=0)
-    loss_spike_stop: bool = _f(False)
+    loss_spike_window: int = _train("lossSpikeWindow")
+    loss_spike_factor: float = _train("lossSpikeFactor")
+    loss_spike_patience: int = _train("lossSpikePatience")
+    loss_spike_stop: bool = _train("lossSpikeStop")
 
 
 @dataclass
 class TrainerConfig:
+    # Python-side only: the pipeline always passes these three (planTraining: the tokenizer's
+    # vocabulary, shard.seqLen, the EOS id), so they have no default here; bounds are the trainer's.
     vocab_size: int = _f(min=1)
     seq_len: int = _f(min=8)  # tokens per MDS sample; the model sees seq_len - 1 at a time
     eos_token_id: int = _f(min=0)
-    seed: int = _f(1234, min=0)
+    seed: int = _f(_SCHEMA["properties"]["seed"]["default"], min=_SCHEMA["properties"]["seed"]["minimum"])
     model: ModelConfig = None
     train: TrainConfig = None
 
@@ -135,6 +173,23 @@ def parse_section(cls, obj, where: str = "", nested=()) -> dict:
         elif f.default is dataclasses.MISSING:
             raise ConfigError(f"missing required key {where}{key} in trainer config")
     return kwargs
+
+
+_SCHEMA_TYPES = {int: ["integer"], int | None: ["integer", "null"], float: ["number"], bool: ["boolean"], str: ["string"]}
+
+
+def _check_against_schema(cls, section: str) -> None:
+    """Each field names its schema key (camelCase of the field) and has the schema's type."""
+    for f in dataclasses.fields(cls):
+        key = f.metadata["key"]
+        spec = _SCHEMA["properties"][section]["properties"][key]
+        types = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+        if _camel(f.name) != key or _SCHEMA_TYPES.get(f.type) != types:
+            raise TypeError(f"{cls.__name__}.{f.name} ({f.type}) does not match {SCHEMA_PATH} {section}.{key} ({types})")
+
+
+_check_against_schema(ModelSection, "model")
+_check_against_schema(TrainConfig, "train")
 
 
 def resolve_ffn_hidden(d_model: int) -> int:

@@ -13,6 +13,9 @@
     {"event":"done","step":s,"final_loss":f,"checkpoint":"ABS_DIR"}                      exit 0
     {"event":"error","message":"..."}                                                    exit 2
 
+The command-line tools (explain_step here, kiln_native's shard, tokenizer_train, generate, serve,
+export) speak the same protocol through run_tool: their own events, then `error` and exit 2.
+
 New fields are only ever added; readers ignore what they do not know.
 Logs and anything else go to stderr. Note that torchrun itself exits 1 whenever a worker exits
 non-zero, so a launcher behind torchrun should read the last event, not only the exit code.
@@ -50,3 +53,14 @@ class Events:
 
 def log(message: str) -> None:
     print(f"[kiln-trainer] {message}", file=sys.stderr, flush=True)
+
+
+def run_tool(name: str, main) -> int:
+    """Run main(events); a FatalError becomes an `error` event + a stderr line + exit 2."""
+    events = Events(sys.stdout)
+    try:
+        return main(events) or 0
+    except FatalError as error:
+        events.emit("error", message=str(error))
+        print(f"{name}: {error}", file=sys.stderr, flush=True)
+        return EXIT_FATAL

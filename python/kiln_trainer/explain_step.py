@@ -16,8 +16,7 @@ import os
 
 from .config import load_config
 from .data import sample_ids_for_step
-from .events import FatalError
-from .native_io import run_tool
+from .events import FatalError, run_tool
 from .provenance import Partitions, batch_sources
 
 

@@ -1,8 +1,9 @@
 """Where a training sample comes from: global sample ids -> source documents and token spans.
 
-The shard tool writes provenance.parquet beside each partition's shards
+The shard tool (kiln_native.shard) writes provenance.parquet beside each partition's shards
 (DATA_DIR/<split>/<part>/provenance.parquet, one row per document piece of a sample; see
-shard.py). A split's index.json lists the partitions' shards in order (`<part>/shard...`
+kiln_native/shard.py). It lives in the trainer because the trainer reads it (loss_spike events,
+explain_step). A split's index.json lists the partitions' shards in order (`<part>/shard...`
 basenames), so a global sample id is the partition's first id plus the sample's index in it:
 exactly the ids MDSDataset, StreamingDataset and the train sampler use.
 
@@ -20,7 +21,8 @@ from functools import lru_cache
 import numpy as np
 
 from .events import FatalError
-from .shard import PROVENANCE_FILE
+
+PROVENANCE_FILE = "provenance.parquet"  # beside each partition's shards, written by kiln_native.shard
 
 
 class Partitions:

@@ -1,4 +1,4 @@
-"""Shared fixtures: an MDS writer (streaming 0.13's binary layout), tiny configs, a trainer runner."""
+"""Shared by tests/trainer and tests/native: an MDS writer (streaming 0.13's binary layout), tiny configs, a trainer runner."""
 
 import json
 import os
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-TRAINER_DIR = Path(__file__).resolve().parents[1]
+PYTHON_DIR = Path(__file__).resolve().parents[1]
 SEQ_LEN, VOCAB = 32, 300
 
 _CODES = {"uint8": 8, "int8": 9, "uint16": 16, "int16": 17, "uint32": 32, "int32": 33, "uint64": 64, "int64": 65}
@@ -104,7 +104,7 @@ def write_config(tmp_path):
 
 
 def trainer_env(**extra) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(TRAINER_DIR), KILN_CPU_THREADS="1", HF_HUB_OFFLINE="1", **extra)
+    env = dict(os.environ, PYTHONPATH=str(PYTHON_DIR), KILN_CPU_THREADS="1", HF_HUB_OFFLINE="1", **extra)
     env.pop("RANK", None)  # never inherit a torchrun environment
     return env
 

@@ -1,6 +1,8 @@
-"""Helpers for the native data tools' tests (tokenizer, shard, generate, serve, sandbox).
+"""Helpers for the tests of the command-line tools (kiln_native's tokenizer, shard, generate,
+serve, sandbox, and kiln_trainer.explain_step).
 
-Kept apart from conftest.py (the trainer's fixtures); test files import what they need.
+Kept apart from conftest.py (the trainer's fixtures); test files under native/ and trainer/
+import what they need (pytest.ini puts tests/ on sys.path).
 """
 
 import gzip
@@ -10,25 +12,25 @@ import subprocess
 import sys
 from pathlib import Path
 
-TRAINER_DIR = Path(__file__).resolve().parents[1]
-REPO_DIR = TRAINER_DIR.parent
+PYTHON_DIR = Path(__file__).resolve().parents[1]
+REPO_DIR = PYTHON_DIR.parent
 SHARED_DATA = REPO_DIR.parent / "shared" / "data"
 HUMANEVAL = SHARED_DATA / "humaneval" / "HumanEval.jsonl.gz"
 STACK_SAMPLE = SHARED_DATA / "stack-sample" / "data"
 
-if str(TRAINER_DIR) not in sys.path:
-    sys.path.insert(0, str(TRAINER_DIR))
+if str(PYTHON_DIR) not in sys.path:
+    sys.path.insert(0, str(PYTHON_DIR))
 
 
 def native_env(**extra) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(TRAINER_DIR), OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1",
+    env = dict(os.environ, PYTHONPATH=str(PYTHON_DIR), OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1",
                TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false", **extra)
     return env
 
 
 def run_module(module: str, *args, stdin: str | None = None, timeout: float = 300):
-    """Run `python -m kiln_trainer.<module> ARGS`; return the CompletedProcess (text mode)."""
-    return subprocess.run([sys.executable, "-m", f"kiln_trainer.{module}", *map(str, args)], env=native_env(),
+    """Run `python -m MODULE ARGS` (e.g. kiln_native.shard); return the CompletedProcess (text mode)."""
+    return subprocess.run([sys.executable, "-m", module, *map(str, args)], env=native_env(),
                           input=stdin, capture_output=True, text=True, timeout=timeout)
 
 
@@ -73,7 +75,7 @@ def train_tokenizer(tmp: Path, vocab_size: int = 400) -> Path:
     """A real tokenizer.json from our own tokenizer_train on a small corpus."""
     data = write_parquet(tmp / "tok-data" / "part.parquet", corpus(200))
     out = tmp / "tokenizer"
-    proc = run_module("tokenizer_train", "--input", data, "--out", out, "--vocab-size", vocab_size,
+    proc = run_module("kiln_native.tokenizer_train", "--input", data, "--out", out, "--vocab-size", vocab_size,
                       "--sample-docs", 1000, "--min-frequency", 2, "--seed", 1)
     assert proc.returncode == 0, proc.stderr
     return out / "tokenizer.json"

@@ -1,4 +1,4 @@
-// The native side's own suite (trainer/tests, pytest): model, data, train loop, resume,
+// The native side's own suite (python/tests, pytest): model, data, train loop, resume,
 // SIGTERM, 2-node torchrun, export, tokenizer, shards, generation, serving, sandbox.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { pythonEnv, pythonExecutable, pythonDir } from '../../lib/python.js';
 
 describe('native trainer (pytest)', () => {
-  it('passes trainer/tests', () => {
+  it('passes python/tests', () => {
     const r = spawnSync(pythonExecutable(), ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'tests'], {
       cwd: pythonDir(),
       env: pythonEnv({ KILN_CPU_THREADS: '1' }),

@@ -1,6 +1,6 @@
 """Export a checkpoint as a Hugging Face LlamaForCausalLM folder (transformers, vLLM, TGI).
 
-    python -m kiln_trainer.export --checkpoint CKPT_DIR --tokenizer TOKENIZER_JSON --out OUT_DIR
+    python -m kiln_native.export --checkpoint CKPT_DIR --tokenizer TOKENIZER_JSON --out OUT_DIR
 
 The weights already carry HF names, so model.safetensors is copied byte for byte. The folder
 is written under a temporary name and renamed, so OUT_DIR is complete or absent. Prints one
@@ -16,10 +16,10 @@ import sys
 
 from safetensors import safe_open
 
-from .config import parse_config
-from .events import FatalError
-from .model import RMS_NORM_EPS
-from .native_io import run_tool
+from kiln_trainer.config import parse_config
+from kiln_trainer.events import FatalError, run_tool
+from kiln_trainer.model import RMS_NORM_EPS
+
 from .shard import EOS
 
 
@@ -94,7 +94,7 @@ def export(checkpoint: str, tokenizer: str, out: str) -> tuple:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m kiln_trainer.export", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m kiln_native.export", description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", required=True, help="a trainer checkpoint directory (step_*)")
     p.add_argument("--tokenizer", required=True, help="the Hugging Face tokenizer.json")
     p.add_argument("--out", required=True, help="the model folder to write")

@@ -1,6 +1,6 @@
 """Train a byte-level BPE tokenizer (Hugging Face tokenizer.json) on a seeded document sample.
 
-    python -m kiln_trainer.tokenizer_train --input A.parquet [B.parquet ...] --out DIR \
+    python -m kiln_native.tokenizer_train --input A.parquet [B.parquet ...] --out DIR \
         --vocab-size 32768 --sample-docs 100000 --min-frequency 2 --seed 0 --heldout-docs 2000
 
 Reads column `content`; picks `sample-docs` documents uniformly at random (seeded; the same for
@@ -24,8 +24,9 @@ import json
 import random
 from pathlib import Path
 
-from .events import FatalError, log
-from .native_io import CONTENT_COLUMN, open_parquet, run_tool, sorted_inputs
+from kiln_trainer.events import FatalError, log, run_tool
+
+from .native_io import CONTENT_COLUMN, open_parquet, sorted_inputs
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<fim_prefix>", "<fim_middle>", "<fim_suffix>", "<fim_pad>"]
 MIN_VOCAB = 256 + len(SPECIAL_TOKENS)

@@ -8,8 +8,8 @@ import json
 import pytest
 from fixtures_native import HUMANEVAL, events_of, run_module, shared_tiny_model
 
-from kiln_trainer import generate
-from kiln_trainer.generate import STOP_SEQUENCES, truncate
+from kiln_native import generate
+from kiln_native.generate import STOP_SEQUENCES, truncate
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_sampling_is_seeded_per_problem(model_dir, tmp_path):
 def test_plain_jsonl_problems_and_the_cli(model_dir, tmp_path):
     plain = tmp_path / "problems.jsonl"
     plain.write_bytes(gzip.decompress(HUMANEVAL.read_bytes()))
-    proc = run_module("generate", "--model", model_dir, "--problems", plain, "--out", tmp_path / "s.jsonl",
+    proc = run_module("kiln_native.generate", "--model", model_dir, "--problems", plain, "--out", tmp_path / "s.jsonl",
                       "--max-new-tokens", 4, "--limit", 1)
     assert proc.returncode == 0, proc.stderr
     assert events_of(proc.stdout)[-1]["event"] == "generated"

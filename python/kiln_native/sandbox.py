@@ -1,6 +1,6 @@
 """Run untrusted generated programs (HumanEval completions + their tests), one process each.
 
-    python -m kiln_trainer.sandbox --timeout 10 --memory-mb 1024 [--jobs 2] < jobs.json
+    python -m kiln_native.sandbox --timeout 10 --memory-mb 1024 [--jobs 2] < jobs.json
 
 stdin: a JSON list of jobs {"id": str, "program": str, "scratch": optional empty dir to use as
 cwd}. stdout: one JSON line per job, in completion order:

@@ -1,6 +1,6 @@
 """Generate HumanEval completions with an exported Hugging Face model.
 
-    python -m kiln_trainer.generate --model HF_DIR --problems HumanEval.jsonl[.gz] \
+    python -m kiln_native.generate --model HF_DIR --problems HumanEval.jsonl[.gz] \
         --out samples.jsonl --n 1 --max-new-tokens 256 --temperature 0 --seed 0 [--limit N]
 
 For each problem, n completions of `prompt`: greedy when temperature is 0 (computed once, written
@@ -20,8 +20,9 @@ import os
 import time
 from pathlib import Path
 
-from .events import FatalError, log
-from .native_io import read_problems, run_tool
+from kiln_trainer.events import FatalError, log, run_tool
+
+from .native_io import read_problems
 from .shard import EOS
 
 STOP_SEQUENCES = ["\nclass", "\ndef", "\n#", "\nif", "\nprint"]

@@ -6,7 +6,7 @@ import sys
 
 from fixtures_native import STACK_SAMPLE, corpus, events_of, native_env, run_module, write_parquet
 
-from kiln_trainer.tokenizer_train import SPECIAL_TOKENS, sample_documents
+from kiln_native.tokenizer_train import SPECIAL_TOKENS, sample_documents
 
 STACK_FILES = sorted(str(p) for p in (STACK_SAMPLE / "python").glob("*.parquet"))
 
@@ -15,8 +15,8 @@ def train(inputs, out, *extra, vocab=600, docs=300, seed=1, env=None, heldout=50
     args = ["--input", *inputs, "--out", out, "--vocab-size", vocab, "--sample-docs", docs,
             "--min-frequency", 2, "--seed", seed, "--heldout-docs", heldout, *extra]
     if env is None:
-        return run_module("tokenizer_train", *args)
-    return subprocess.run([sys.executable, "-m", "kiln_trainer.tokenizer_train", *map(str, args)],
+        return run_module("kiln_native.tokenizer_train", *args)
+    return subprocess.run([sys.executable, "-m", "kiln_native.tokenizer_train", *map(str, args)],
                           env=native_env(**env), capture_output=True, text=True, timeout=300)
 
 
@@ -110,7 +110,7 @@ def test_transformers_loads_the_folder_unchanged_and_encodes_like_tokenizers(tmp
 
 
 def test_heldout_chars_per_token_are_per_language_and_skip_the_training_sample(tmp_path):
-    from kiln_trainer.tokenizer_train import heldout_documents, sample_rows
+    from kiln_native.tokenizer_train import heldout_documents, sample_rows
 
     import pyarrow as pa
     import pyarrow.parquet as pq

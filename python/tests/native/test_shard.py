@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from fixtures_native import corpus, events_of, run_module, train_tokenizer, write_parquet
 
-from kiln_trainer import shard
-from kiln_trainer.shard import document_draws
+from kiln_native import shard
+from kiln_native.shard import document_draws
 
 SEQ = 32
 
@@ -26,7 +26,7 @@ def run_shard(inputs, tokenizer, out, *, seq=SEQ, val=0.2, fim=0.0, seed=3, size
             "--fim-rate", fim, "--seed", seed, "--size-limit", size_limit]
     args += ["--fim-spm-rate", spm] if spm is not None else []
     if subprocess:
-        return run_module("shard", *args)
+        return run_module("kiln_native.shard", *args)
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
         code = shard.main([str(a) for a in args])

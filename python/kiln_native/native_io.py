@@ -1,25 +1,14 @@
-"""Shared by the command-line tools (tokenizer_train, shard, explain_step, generate, serve, export):
-inputs and the stdout protocol's error path. See events.py for the protocol itself."""
+"""Inputs shared by the native tools (tokenizer_train, shard, generate): Parquet files with a
+`content` column, JSONL problems. The stdout protocol and its error path (run_tool) are in
+kiln_trainer/events.py."""
 
 import gzip
 import json
-import sys
 from pathlib import Path
 
-from .events import EXIT_FATAL, Events, FatalError
+from kiln_trainer.events import FatalError
 
 CONTENT_COLUMN = "content"
-
-
-def run_tool(name: str, main) -> int:
-    """Run main(events); a FatalError becomes an `error` event + a stderr line + exit 2."""
-    events = Events(sys.stdout)
-    try:
-        return main(events) or 0
-    except FatalError as error:
-        events.emit("error", message=str(error))
-        print(f"{name}: {error}", file=sys.stderr, flush=True)
-        return EXIT_FATAL
 
 
 def sorted_inputs(paths) -> list:

@@ -4,9 +4,9 @@ import json
 import subprocess
 import sys
 
-from conftest import TRAINER_DIR, trainer_env
+from conftest import PYTHON_DIR, trainer_env
 
-SCRIPT = TRAINER_DIR.parent / "scripts" / "bench-gpu.py"
+SCRIPT = PYTHON_DIR.parent / "scripts" / "bench-gpu.py"
 
 
 def test_bench_gpu_smoke_on_cpu_prints_one_result_per_configuration():

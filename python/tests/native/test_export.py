@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from kiln_trainer import export
+from kiln_native import export
 from kiln_trainer.checkpoint import save_checkpoint
 from kiln_trainer.config import parse_config
 from kiln_trainer.events import EXIT_FATAL, EXIT_OK

@@ -14,7 +14,7 @@ from fixtures_native import events_of, native_env, shared_tiny_model
 
 @pytest.fixture(scope="module")
 def server():
-    proc = subprocess.Popen([sys.executable, "-m", "kiln_trainer.serve", "--model", str(shared_tiny_model()),
+    proc = subprocess.Popen([sys.executable, "-m", "kiln_native.serve", "--model", str(shared_tiny_model()),
                              "--host", "127.0.0.1", "--port", "0", "--model-name", "kiln-tiny"],
                             env=native_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     lines = []

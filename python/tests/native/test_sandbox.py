@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from fixtures_native import events_of, load_humaneval, run_module
 
-from kiln_trainer import sandbox
+from kiln_native import sandbox
 
 
 def run_jobs(jobs, *flags, timeout=3, memory_mb=512, parallel=2):
-    proc = run_module("sandbox", "--timeout", timeout, "--memory-mb", memory_mb, "--jobs", parallel, *flags,
+    proc = run_module("kiln_native.sandbox", "--timeout", timeout, "--memory-mb", memory_mb, "--jobs", parallel, *flags,
                       stdin=json.dumps(jobs), timeout=600)
     assert proc.returncode == 0, proc.stderr
     results = {r["id"]: r for r in events_of(proc.stdout)}
@@ -218,7 +218,7 @@ def test_without_namespaces_the_verdicts_are_the_same():
     ('[{"id": "a", "program": ""}, {"id": "a", "program": ""}]', "job 1: duplicate id 'a'"),
 ])
 def test_bad_input_exits_2_with_an_error_event(stdin, message):
-    proc = run_module("sandbox", "--timeout", 1, stdin=stdin)
+    proc = run_module("kiln_native.sandbox", "--timeout", 1, stdin=stdin)
     assert proc.returncode == 2
     assert events_of(proc.stdout) == [{"event": "error", "message": events_of(proc.stdout)[0]["message"]}]
     assert events_of(proc.stdout)[0]["message"].startswith(message)

@@ -1,7 +1,7 @@
 """An OpenAI-compatible completions server for an exported Hugging Face model (the dev stand-in
 for vLLM / TGI / Triton, which load the same folder).
 
-    python -m kiln_trainer.serve --model HF_DIR --host 127.0.0.1 --port 0 [--model-name NAME]
+    python -m kiln_native.serve --model HF_DIR --host 127.0.0.1 --port 0 [--model-name NAME]
 
     GET  /health           {"status":"ok","model":NAME}
     GET  /v1/models        {"object":"list","data":[{"id":NAME,"object":"model",...}]}
@@ -23,9 +23,9 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from .events import Events, FatalError, log
+from kiln_trainer.events import Events, FatalError, log, run_tool
+
 from .generate import context_length, generate_texts, load_model, truncate
-from .native_io import run_tool
 
 MAX_N = 16
 MAX_BODY = 1 << 20

@@ -1,9 +1,9 @@
 """Tokenize documents and pack them into fixed-length samples in MosaicML Streaming (MDS) shards.
 
-    python -m kiln_trainer.shard --input A.parquet [...] --tokenizer tokenizer.json --out DIR \
+    python -m kiln_native.shard --input A.parquet [...] --tokenizer tokenizer.json --out DIR \
         --seq-len 2048 --val-fraction 0.01 --fim-rate 0.5 --fim-spm-rate 0.5 --seed 0 \
         --size-limit 67108864 [--compression zstd] [--jobs N] [--parts NAME ...] [--no-merge]
-    python -m kiln_trainer.shard --merge --out DIR     (only merge the parts already in DIR)
+    python -m kiln_native.shard --merge --out DIR     (only merge the parts already in DIR)
 
 Partitions. Every input file is one partition, tokenized and packed on its own into
 DIR/{train,val}/<part>/ (index.json, shard.NNNNN.mds, provenance.parquet); <part> is
@@ -48,15 +48,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .events import FatalError, log
-from .native_io import CONTENT_COLUMN, open_parquet, run_tool, sorted_inputs
+from kiln_trainer.events import FatalError, log, run_tool
+from kiln_trainer.provenance import PROVENANCE_FILE
+
+from .native_io import CONTENT_COLUMN, open_parquet, sorted_inputs
 from .tokenizer_train import SPECIAL_TOKENS
 
 EOS, FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX = SPECIAL_TOKENS[:4]  # <|endoftext|>, <fim_prefix>, <fim_middle>, <fim_suffix>
 SPLITS = ("train", "val")
 BATCH_DOCS = 512
 PROGRESS_EVERY = 5000
-PROVENANCE_FILE = "provenance.parquet"
 # The Stack's columns that say where a document comes from; absent columns read as "".
 SOURCE_COLUMNS = {"repo": "max_stars_repo_name", "path": "max_stars_repo_path", "lang": "lang"}
 COUNTERS = ("docs", "val_docs", "fim_docs", "spm_docs", "skipped_docs")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from fixtures_native import corpus, train_tokenizer, write_parquet
 
-from kiln_trainer import shard
+from kiln_native import shard
 from kiln_trainer.data import MDSDataset
 
 SEQ = 32

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fixtures_native import corpus, events_of, run_module, train_tokenizer
 
-from kiln_trainer import shard
+from kiln_native import shard
 from kiln_trainer.data import MDSDataset, TrainLoader
 from kiln_trainer.provenance import batch_sources
 
@@ -124,7 +124,7 @@ def test_explain_step_names_the_files_of_each_ranks_batch(tmp_path, tokenizer_js
     config.write_text(json.dumps({"seed": 9, "vocabSize": vocab, "seqLen": SEQ, "eosTokenId": 0,
                                   "model": {"nLayer": 1, "nHead": 2, "dModel": 16},
                                   "train": {"nodes": 2, "microBatchSize": 2, "gradAccum": 2}}))
-    proc = run_module("explain_step", "--data", out, "--config", config, "--step", 3)
+    proc = run_module("kiln_trainer.explain_step", "--data", out, "--config", config, "--step", 3)
     assert proc.returncode == 0, proc.stderr
     [event] = events_of(proc.stdout)
     assert (event["step"], event["world_size"], event["grad_accum"]) == (3, 2, 2)
@@ -137,5 +137,5 @@ def test_explain_step_names_the_files_of_each_ranks_batch(tmp_path, tokenizer_js
         assert [s["sample"] for s in entry["samples"]] == expected
         assert all(src["repo"] in ("org/alpha", "org/beta") and src["path"].startswith("src/file_")
                    for s in entry["samples"] for src in s["sources"])
-    proc = run_module("explain_step", "--data", out, "--config", config, "--step", 0)
+    proc = run_module("kiln_trainer.explain_step", "--data", out, "--config", config, "--step", 0)
     assert proc.returncode == 2 and "--step must be at least 1" in proc.stderr
