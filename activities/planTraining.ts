@@ -3,7 +3,7 @@ import type { PipelineConfig } from '../lib/config/types.js';
 import { fingerprintOf } from '../lib/canonicalJson.js';
 import { joinUri, type StageResult } from '../lib/manifest.js';
 import { CODE_VERSION } from '../lib/version.js';
-import type { TrainerConfig } from '../contracts/training.js';
+import { ORCHESTRATOR_TRAIN_KEYS, type TrainerConfig, type TrainerTrainConfig } from '../contracts/training.js';
 
 /** Special token ids fixed by the tokenizer stage (StarCoder order). */
 export const EOS_TOKEN_ID = 0;
@@ -18,7 +18,8 @@ export async function planTraining(input: { config: PipelineConfig; shards: Stag
   const { config, shards, tokenizer } = input;
   // The orchestrator's knobs change no result: they stay out of the run's identity (changing them
   // still resumes) and out of the trainer's config (the workflow gets them from the pipeline config).
-  const { maxGangRestarts: _r, progressEverySeconds: _p, heartbeatTimeoutSeconds: _h, stallTimeoutSeconds: _s, ...train } = config.train;
+  const orchestrator: readonly string[] = ORCHESTRATOR_TRAIN_KEYS;
+  const train = Object.fromEntries(Object.entries(config.train).filter(([key]) => !orchestrator.includes(key))) as TrainerTrainConfig;
   const trainer: TrainerConfig = {
     seed: config.seed,
     model: { ...config.model },

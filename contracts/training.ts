@@ -1,11 +1,27 @@
 // Inputs and outputs of the GPU node activity (shared with the training workflow as types only).
+import type { ModelConfig, TrainConfig } from '../lib/config/types.js';
 import type { Rendezvous, TrainingStatus } from './workflows.js';
 
-/** The trainer's own config file (trainer/kiln_trainer/config.py reads exactly this). */
+/**
+ * The train fields that are the orchestrator's, not the trainer's: the workflow reads them from
+ * the pipeline config; planTraining keeps them out of the trainer's config and of the run's
+ * identity (changing them changes no result, and a run still resumes).
+ */
+export const ORCHESTRATOR_TRAIN_KEYS = ['maxGangRestarts', 'progressEverySeconds', 'heartbeatTimeoutSeconds', 'stallTimeoutSeconds'] as const satisfies readonly (keyof TrainConfig)[];
+export type OrchestratorTrainKey = (typeof ORCHESTRATOR_TRAIN_KEYS)[number];
+
+/** The trainer's train section: the pipeline's, without the orchestrator's fields. */
+export type TrainerTrainConfig = Omit<TrainConfig, OrchestratorTrainKey>;
+
+/**
+ * The trainer's own config file (python/kiln_trainer/config.py reads exactly this). A model or
+ * train field left out takes configs/schema.json's default, which the trainer reads from the
+ * schema too; planTraining writes every field.
+ */
 export interface TrainerConfig {
   seed: number;
-  model: Record<string, unknown>;
-  train: Record<string, unknown>;
+  model: Partial<ModelConfig>;
+  train: Partial<TrainerTrainConfig>;
   vocabSize: number;
   seqLen: number;
   eosTokenId: number;
@@ -89,7 +105,7 @@ export interface TrainingRunInput {
   startPaused?: boolean;
   /** A node whose worker sends no heartbeat for this long is lost. Default 20. */
   heartbeatTimeoutSeconds?: number;
-  /** Floor of rank 0's trainer-liveness limit (see activities/train/node.ts). Default 120. */
+  /** Floor of rank 0's trainer-liveness limit (see activities/train/watchdog.ts). Default 120. */
   stallTimeoutSeconds?: number;
   /** Once rank 0 is done, how long the other ranks may take to exit before they are stopped. Default 120. */
   finishGraceSeconds?: number;

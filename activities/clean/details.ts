@@ -4,7 +4,7 @@
  * travel in workflow histories); `_DETAILS.json` in the stage folder keeps the samples too
  * (format fixed in the helpers' contract, read by the data report).
  */
-import { DROP_REASONS, type DropReason } from './filters.js';
+import { DROP_REASONS, type DropReason } from './reasons.js';
 import { emptyPiiCounts, type PiiType } from './redact.js';
 import type { SyntaxLanguageCounts } from './syntax.js';
 

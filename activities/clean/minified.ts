@@ -3,7 +3,8 @@
  * line length above 110), or a long line in text that has almost no whitespace (a bundle behind
  * a short licence header keeps the mean low but not the whitespace share).
  */
-import type { CleanDoc, CleanParams } from './filters.js';
+import type { CleanParams } from './params.js';
+import type { CleanDoc } from './textStats.js';
 
 export const MINIFIABLE_EXTENSIONS = new Set(['js', 'mjs', 'cjs', 'css']);
 const MINIFIABLE_LANGS = new Set(['JavaScript', 'CSS']);

@@ -1,35 +1,26 @@
-/** The dedup stage's settings (the config's `dedup` section), resolved and checked. */
+/**
+ * The dedup stage's settings (the config's `dedup` section), resolved and checked. Field docs and
+ * defaults are configs/schema.json's; bands and rows, which have no default there, are chosen for
+ * threshold and numPerm by datasketch's rule (lshParams.ts).
+ */
 import { ErrorType, fatal } from '../../contracts/errors.js';
+import { schemaDefaults, sectionKeys } from '../../lib/config/defaults.js';
+import type { DedupConfig } from '../../lib/config/types.js';
 import { optimalBandsRows } from './lshParams.js';
 
-export interface DedupParams {
-  /** Drop documents whose content is byte-identical to another one; default true. */
-  exact: boolean;
-  /** Drop near-duplicates found by MinHash LSH; default true. */
-  near: boolean;
-  /** MinHash permutations; default 256 (The Stack). */
-  numPerm: number;
-  /** LSH bands; default: datasketch's optimum for threshold and numPerm (25 for 0.7 and 256). */
-  bands: number;
-  /** Signature rows per band; default: the same optimum (10 for 0.7 and 256); bands * rows <= numPerm. */
-  rows: number;
-  /** Shingle size in tokens; default 5 (The Stack). */
-  ngram: number;
-  /** Jaccard similarity at or above which two documents are duplicates; default 0.7 (The Stack). */
-  threshold: number;
-  /**
-   * Keep a candidate pair (two documents sharing a band) only when their signatures agree on at
-   * least `threshold` of the used permutations; default true. BigCode and datasketch keep every
-   * candidate pair (false).
-   */
-  verify: boolean;
-}
+/** The dedup section with every field resolved, bands and rows included. */
+export type DedupParams = Required<DedupConfig>;
 
 type Settings = Omit<DedupParams, 'bands' | 'rows'>;
 
-export const DEFAULT_DEDUP_SETTINGS: Settings = { exact: true, near: true, numPerm: 256, ngram: 5, threshold: 0.7, verify: true };
+/** The schema's defaults: every field but bands and rows. */
+export const DEFAULT_DEDUP_SETTINGS: Settings = schemaDefaults('dedup');
 
-/** The defaults with bands and rows chosen for them: (25, 10). */
+/**
+ * The defaults with bands and rows chosen for them: (25, 10), datasketch's optimum for the schema's
+ * threshold 0.7 and numPerm 256 (written out: the search takes half a second; test/config/defaults.test.ts
+ * checks it against resolveDedupParams({})).
+ */
 export const DEFAULT_DEDUP_PARAMS: DedupParams = { ...DEFAULT_DEDUP_SETTINGS, bands: 25, rows: 10 };
 
 const optima = new Map<string, { bands: number; rows: number }>();
@@ -40,7 +31,7 @@ function cachedOptimum(threshold: number, numPerm: number) {
   return opt;
 }
 
-const KEYS = new Set([...Object.keys(DEFAULT_DEDUP_SETTINGS), 'bands', 'rows']);
+const KEYS = new Set(sectionKeys('dedup'));
 
 /** Defaults filled in (bands and rows by datasketch's rule) and the rules checked; errors name the field. */
 export function resolveDedupParams(params: Partial<DedupParams> = {}): DedupParams {

@@ -9,8 +9,10 @@
  */
 import type { ParseArgsConfig } from 'node:util';
 import { cleanStage } from '../../activities/clean/index.js';
-import type { CleanParams, DropReason } from '../../activities/clean/filters.js';
+import type { CleanParams } from '../../activities/clean/params.js';
+import type { DropReason } from '../../activities/clean/reasons.js';
 import type { SyntaxLanguageCounts } from '../../activities/clean/syntax.js';
+import { DEFAULTS } from '../../lib/config/defaults.js';
 import type { StageResult } from '../../lib/manifest.js';
 import { formatBytes, formatNumber as fmt, numberOption, readStageInput, runStageCommand, resolveInputAndOut } from '../stageCommand.js';
 
@@ -27,9 +29,10 @@ const OPTIONS: ParseArgsConfig['options'] = {
   'no-redact': { type: 'boolean' },
 };
 
+const D = DEFAULTS.clean;
 const USAGE =
-  'Usage: kiln clean --input <ingest stage folder> [--out <artifacts root>] [--max-avg-line-length 100]\n' +
-  '                  [--max-line-length 1000] [--min-alphanum-fraction 0.25] [--generated-marker-lines 5]\n' +
+  `Usage: kiln clean --input <ingest stage folder> [--out <artifacts root>] [--max-avg-line-length ${D.maxAvgLineLength}]\n` +
+  `                  [--max-line-length ${D.maxLineLength}] [--min-alphanum-fraction ${D.minAlphanumFraction}] [--generated-marker-lines ${D.generatedMarkerLines}]\n` +
   '                  [--disable syntax_error,decontaminated] [--syntax-languages Python,Go] [--benchmarks humaneval]\n' +
   '                  [--no-redact] [--json]\n';
 
@@ -94,8 +97,9 @@ export async function run(argv: string[]): Promise<number> {
         maxLineLength: numberOption(v, 'max-line-length', true),
         minAlphanumFraction: numberOption(v, 'min-alphanum-fraction', false),
         generatedMarkerLines: numberOption(v, 'generated-marker-lines', true),
-        disabledFilters: listOption(v, 'disable'),
-        syntaxLanguages: listOption(v, 'syntax-languages'),
+        // Names are checked against the schema's lists by resolveCleanParams (an error names the field).
+        disabledFilters: listOption(v, 'disable') as CleanParams['disabledFilters'] | undefined,
+        syntaxLanguages: listOption(v, 'syntax-languages') as CleanParams['syntaxLanguages'] | undefined,
         decontaminationBenchmarks: listOption(v, 'benchmarks'),
         redactPii: v['no-redact'] ? false : undefined,
       };

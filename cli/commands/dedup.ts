@@ -9,6 +9,7 @@
  */
 import type { ParseArgsConfig } from 'node:util';
 import { dedupStage, type DedupParams, type DedupProgress } from '../../activities/dedup/index.js';
+import { DEFAULT_SEED, DEFAULTS } from '../../lib/config/defaults.js';
 import { formatNumber as fmt, numberOption, readStageInput, runStageCommand, resolveInputAndOut } from '../stageCommand.js';
 
 const OPTIONS: ParseArgsConfig['options'] = {
@@ -26,9 +27,10 @@ const OPTIONS: ParseArgsConfig['options'] = {
   'no-near': { type: 'boolean' },
 };
 
+const D = DEFAULTS.dedup;
 const USAGE =
-  'Usage: kiln dedup --input <clean stage folder> [--out <artifacts root>] [--seed 1234] [--num-perm 256] [--bands B --rows R]\n' +
-  '                  [--ngram 5] [--threshold 0.7] [--no-verify] [--no-exact] [--no-near] [--reducers K] [--json]\n';
+  `Usage: kiln dedup --input <clean stage folder> [--out <artifacts root>] [--seed ${DEFAULT_SEED}] [--num-perm ${D.numPerm}] [--bands B --rows R]\n` +
+  `                  [--ngram ${D.ngram}] [--threshold ${D.threshold}] [--no-verify] [--no-exact] [--no-near] [--reducers K] [--json]\n`;
 
 /** One stderr line per finished step (runDedupSteps reports done === total once per step). */
 function progressPrinter(): (p: DedupProgress) => void {
@@ -58,7 +60,7 @@ export async function run(argv: string[]): Promise<number> {
         near: v['no-near'] ? false : undefined,
       };
       return dedupStage(
-        { artifactsRoot: out, input: await readStageInput(inputDir), params, seed: numberOption(v, 'seed', true) ?? 1234, reducers: numberOption(v, 'reducers', true) },
+        { artifactsRoot: out, input: await readStageInput(inputDir), params, seed: numberOption(v, 'seed', true) ?? DEFAULT_SEED, reducers: numberOption(v, 'reducers', true) },
         { onProgress: v.json ? undefined : progressPrinter() },
       );
     },

@@ -6,8 +6,9 @@
  */
 import type { ParseArgsConfig } from 'node:util';
 import cliProgress from 'cli-progress';
-import { ingestStage, type IngestProgress, type OnBadFile } from '../../activities/ingest.js';
+import { ingestStage, type IngestProgress, type OnBadFile } from '../../activities/ingest/index.js';
 import { resolveUri } from '../../activities/prepareRun.js';
+import { DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_ON_BAD_FILE, DEFAULT_SEED } from '../../lib/config/defaults.js';
 import { DETAILS_NAME } from '../../lib/manifest.js';
 import { UsageError, toUri, numberOption, formatBytes, runStageCommand, formatNumber as fmt } from '../stageCommand.js';
 
@@ -26,8 +27,8 @@ const USAGE =
   '  --source  Parquet in The Stack schema: a file, a folder or a glob (a local path, file://, s3://), one https:// URL,\n' +
   '            or hf://datasets/<owner>/<name>[@<revision>][/<path or glob>] (HF_TOKEN from the environment for gated data)\n' +
   '  --out     the artifacts root; the output goes to <out>/stages/ingest/<fingerprint>\n' +
-  '  --on-bad-file skip|fail     unreadable files: skip and count them (default) or stop\n' +
-  '  --max-document-bytes N|none documents above N bytes are dropped and counted (default 10485760)\n';
+  `  --on-bad-file skip|fail     unreadable files: skip and count them or stop (default ${DEFAULT_ON_BAD_FILE})\n` +
+  `  --max-document-bytes N|none documents above N bytes are dropped and counted (default ${DEFAULT_MAX_DOCUMENT_BYTES ?? 'none'})\n`;
 
 export async function run(argv: string[]): Promise<number> {
   return runStageCommand(
@@ -41,7 +42,7 @@ export async function run(argv: string[]): Promise<number> {
       const max = numberOption(v, 'max-rows-per-language', true);
       if (max !== undefined && max < 1) throw new UsageError(`Expected \`--max-rows-per-language\` to be at least 1, got \`${max}\`.`);
       const languages = typeof v.languages === 'string' ? v.languages.split(',').map((s) => s.trim()).filter(Boolean) : [];
-      const onBadFile = v['on-bad-file'] ?? 'skip';
+      const onBadFile = v['on-bad-file'] ?? DEFAULT_ON_BAD_FILE;
       if (onBadFile !== 'skip' && onBadFile !== 'fail') throw new UsageError(`Expected \`--on-bad-file\` to be skip or fail, got \`${String(onBadFile)}\`.`);
       const maxDoc = v['max-document-bytes'] === 'none' ? null : numberOption(v, 'max-document-bytes', true);
       if (maxDoc !== undefined && maxDoc !== null && maxDoc < 1) throw new UsageError(`Expected \`--max-document-bytes\` to be at least 1 or none, got \`${maxDoc}\`.`);
@@ -50,7 +51,7 @@ export async function run(argv: string[]): Promise<number> {
         source: resolveUri(await toUri(v.source)),
         languages,
         maxRowsPerLanguage: max ?? null,
-        seed: numberOption(v, 'seed', true) ?? 1234,
+        seed: numberOption(v, 'seed', true) ?? DEFAULT_SEED,
         onBadFile: onBadFile as OnBadFile,
         ...(maxDoc !== undefined ? { maxDocumentBytes: maxDoc } : {}),
       };

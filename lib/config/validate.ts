@@ -4,6 +4,7 @@
  */
 import { Ajv, type ErrorObject } from 'ajv';
 import schema from '../../configs/schema.json' with { type: 'json' };
+import type { SectionName } from './defaults.js';
 import type { PipelineConfig } from './types.js';
 
 export class ConfigError extends Error {
@@ -13,7 +14,8 @@ export class ConfigError extends Error {
   }
 }
 
-const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false });
+// strictNumbers: NaN and Infinity are not numbers (JSON has neither; a section built in code might).
+const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false, strictNumbers: true });
 const check = ajv.compile(schema);
 
 function fieldOf(error: ErrorObject): string {
@@ -96,4 +98,40 @@ export function validateConfig(raw: unknown): PipelineConfig {
   const resolved = config as unknown as PipelineConfig;
   checkRelations(resolved);
   return resolved;
+}
+
+const sectionChecks = new Map<SectionName, ReturnType<typeof ajv.compile>>();
+
+/**
+ * Validates one section on its own against its sub-schema of configs/schema.json and fills its
+ * defaults (a stage run outside the pipeline: `kiln clean`, tests). Throws ConfigError naming
+ * `<section>.<field>`. `raw` is copied, never changed.
+ */
+export function validateSection<S extends SectionName>(section: S, raw: unknown): PipelineConfig[S] {
+  let sectionCheck = sectionChecks.get(section);
+  if (!sectionCheck) {
+    sectionCheck = ajv.compile((schema.properties as Record<string, object>)[section]!);
+    sectionChecks.set(section, sectionCheck);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(section, `must be a JSON object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`);
+  }
+  const value = structuredCopy(raw);
+  if (!sectionCheck(value)) {
+    const error = sectionCheck.errors![0]!;
+    const field = fieldOf(error);
+    throw new ConfigError(field === '(root)' ? section : `${section}.${field}`, ruleOf(error, valueAt(value, error.instancePath)));
+  }
+  return value as PipelineConfig[S];
+}
+
+/** A deep copy of plain data that keeps what JSON would change (NaN, Infinity: the check refuses them). */
+function structuredCopy(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(structuredCopy);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = structuredCopy(v);
+    return out;
+  }
+  return value;
 }

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { cleanCommit, cleanPart, cleanPlan, cleanStage } from '../../activities/clean/index.js';
-import { DROP_REASONS } from '../../activities/clean/filters.js';
-import { ingestStage } from '../../activities/ingest.js';
+import { DROP_REASONS } from '../../activities/clean/reasons.js';
+import { ingestStage } from '../../activities/ingest/index.js';
 import { DETAILS_NAME, type StageResult } from '../../lib/manifest.js';
 import { fileUri, fileUriToPath } from '../../lib/storage/index.js';
 import { stackRow, tmpDir, writeRows } from './fixtures.js';
@@ -111,7 +111,7 @@ describe('clean stage', () => {
 
   it('fails without retry on a bad setting or a missing benchmark file, naming it', async () => {
     await assert.rejects(
-      cleanStage({ artifactsRoot: root, input: ingest, params: { syntaxLanguages: ['Klingon'] } }),
+      cleanStage({ artifactsRoot: root, input: ingest, params: { syntaxLanguages: ['Klingon'] as never } }),
       (e: unknown) => e instanceof ApplicationFailure && e.nonRetryable === true && /syntaxLanguages/.test(e.message),
     );
     const missing = fileUri(join(work, 'nope.jsonl'));

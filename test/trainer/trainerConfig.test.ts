@@ -1,5 +1,5 @@
 // The contract between the pipeline config (configs/schema.json, checked in TypeScript) and the
-// trainer's own config (trainer/kiln_trainer/config.py): what planTraining hands the trainer must
+// trainer's own config (python/kiln_trainer/config.py): what planTraining hands the trainer must
 // load there unchanged, and both sides must default alike.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,7 +35,7 @@ describe('trainer config contract', () => {
         const plan = await planTraining({ config, shards: stage('s'.repeat(64)), tokenizer: stage('t'.repeat(64), { vocabSize: config.tokenizer.vocabSize }) });
         const path = join(dir, `${name}.trainer.json`);
         writeFileSync(path, JSON.stringify(plan.trainer));
-        const loaded = python('import json, sys\nfrom kiln_trainer.config import load_config\nprint(json.dumps(load_config(sys.argv[1]).to_json()))', path) as Record<string, any>;
+        const loaded = python('import json, sys\nfrom kiln_trainer.config import load_config\nprint(json.dumps(load_config(sys.argv[1]).to_json()))', path) as { vocabSize: number; seqLen: number; train: Record<string, unknown>; model: Record<string, unknown> };
         assert.equal(loaded.vocabSize, config.tokenizer.vocabSize, name);
         assert.equal(loaded.seqLen, config.shard.seqLen, name);
         for (const [key, value] of Object.entries(plan.trainer.train)) assert.deepEqual(loaded.train[key], value, `${name}: train.${key}`);
