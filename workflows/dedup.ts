@@ -1,6 +1,6 @@
 /**
  * dedupWorkflow: the dedup stage as map-reduce over activities on the data task queue (see
- * activities/dedup/mapReduce.ts): signatures per partition in parallel, band buckets per reducer
+ * activities/dedup/run.ts): signatures per partition in parallel, band buckets per reducer
  * in parallel, verification per partition in parallel, one clustering step, filtering per
  * partition in parallel, then the manifest. Every step's output is memoized in the artifact
  * store, so a retried step or a re-run finds its work done. Returns the stage's StageResult.

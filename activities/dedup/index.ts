@@ -1,32 +1,27 @@
 /**
  * dedup: exact (content hash) and near (MinHash LSH, The Stack's parameters) deduplication over
  * every document of the input, all languages together, one file kept per duplicate cluster
- * (permissive licence, then stars, then path). The work is map-reduce (./mapReduce.ts): the
- * pipeline runs it as the dedupWorkflow child workflow, one activity per partition or reducer;
- * `dedupStage` runs the same steps in one activity or process (`kiln dedup`, benchmarks).
+ * (permissive licence, then stars, then path). The work is map-reduce (./run.ts, one module per
+ * step): the pipeline runs it as the dedupWorkflow child workflow, one activity per partition or
+ * reducer; `dedupStage` runs the same steps in one activity or process (`kiln dedup`, benchmarks).
  */
 import type { StageResult } from '../../lib/manifest.js';
 import type { ArtifactStore } from '../../lib/storage/types.js';
 import { defaultStore, type StageDeps } from '../support/stageIo.js';
 import { withHeartbeat } from '../support/heartbeat.js';
-import {
-  bucketReducer,
-  clusterDuplicates,
-  commitDedup,
-  filterPartition,
-  planDedup,
-  runDedup,
-  signPartition,
-  verifyPartition,
-  type DedupInput,
-  type DedupPlan,
-  type DedupProgress,
-  type DedupStart,
-  type DedupSummaries,
-} from './mapReduce.js';
+import { bucketReducer } from './buckets.js';
+import { clusterDuplicates } from './cluster.js';
+import { commitDedup, type DedupSummaries } from './commit.js';
+import { filterPartition } from './filter.js';
+import { planDedup, type DedupInput, type DedupPlan, type DedupStart } from './plan.js';
+import { runDedup, type DedupProgress } from './run.js';
+import { signPartition } from './signatures.js';
+import { verifyPartition } from './verify.js';
 
 export { DEFAULT_DEDUP_PARAMS, resolveDedupParams, type DedupParams } from './params.js';
-export type { DedupInput, DedupPlan, DedupProgress, DedupStart, DedupSummaries } from './mapReduce.js';
+export type { DedupInput, DedupPlan, DedupStart } from './plan.js';
+export type { DedupProgress } from './run.js';
+export type { DedupSummaries } from './commit.js';
 
 /** All of dedup in one activity (or process, outside Temporal). */
 export async function dedupStage(input: DedupInput, deps?: StageDeps & { onProgress?: (p: DedupProgress) => void }): Promise<StageResult> {

@@ -7,12 +7,14 @@
  */
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
+import { ErrorType, transient } from '../../contracts/errors.js';
 import { claimSignal, gpuWorkerQueue, type WorkerClaim } from '../../contracts/workflows.js';
 import type { ClaimInput } from '../../contracts/training.js';
 
 export function createClaimWorker(deps: { client: Client; workerId?: string }) {
   return async function claimWorker(input: ClaimInput): Promise<WorkerClaim> {
-    if (!deps.workerId) throw new Error('this GPU worker has no id (KILN_WORKER_ID): it cannot take gang nodes');
+    // Retryable on purpose: a worker set up without an id must not fail the run; another worker takes the claim.
+    if (!deps.workerId) throw transient(ErrorType.InvalidConfig, 'This GPU worker has no id (KILN_WORKER_ID is unset and its activities were created without workerId): it cannot take gang nodes.');
     const ctx = Context.current();
     const claim: WorkerClaim = { attempt: input.attempt, rank: input.rank, workerId: deps.workerId, taskQueue: gpuWorkerQueue(deps.workerId) };
     await deps.client.workflow.getHandle(input.trainingWorkflowId).signal(claimSignal, claim);
