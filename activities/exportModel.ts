@@ -1,11 +1,11 @@
 /** Exports the final checkpoint as a Hugging Face model folder (config.json + safetensors + tokenizer). */
 import { join } from 'node:path';
-import { ErrorType } from '../contracts/errors.js';
-import { runStage, type StageResult } from '../lib/manifest.js';
+import { ErrorType, fatal } from '../contracts/errors.js';
+import { joinUri, runStage, type StageResult } from '../lib/manifest.js';
 import { assertSucceeded, runPythonTool } from '../lib/pythonTool.js';
 import { store } from '../lib/storage/index.js';
 import { withTempDir } from '../lib/workdirs.js';
-import { downloadCheckpoint } from './train/checkpoints.js';
+import { COMPLETE_MARKER, downloadCheckpoint } from './train/checkpoints.js';
 import { cancellationSignal, withHeartbeat } from './support/heartbeat.js';
 import { fetchAll, publishDir } from './nativeStage.js';
 
@@ -20,14 +20,22 @@ export async function exportModelStage(input: { artifactsRoot: string; checkpoin
     work: (dir) =>
       withHeartbeat(() =>
         withTempDir('export', async (tmp) => {
+          const tokenizerUri = input.tokenizer.stats.tokenizerUri;
+          if (typeof tokenizerUri !== 'string') {
+            throw fatal(ErrorType.InvalidInput, `Expected the tokenizer stage's stats.tokenizerUri (stage ${input.tokenizer.dir}) to be a URI, got ${JSON.stringify(tokenizerUri) ?? 'nothing'}.`);
+          }
+          // Only a whole checkpoint is exported: its marker is written last (train/checkpoints.ts).
+          if (!(await store.exists(joinUri(input.checkpoint, COMPLETE_MARKER)))) {
+            throw fatal(ErrorType.NotFound, `No complete checkpoint at ${input.checkpoint}: expected a step_* folder committed by ${COMPLETE_MARKER}, found none (pruned, or an upload cut short).`);
+          }
           const ckpt = await downloadCheckpoint(input.checkpoint, join(tmp, 'ckpt'));
-          const [tokenizerJson] = await fetchAll([String(input.tokenizer.stats.tokenizerUri)], join(tmp, 'tok'));
+          const [tokenizerJson] = await fetchAll([tokenizerUri], join(tmp, 'tok'));
           const out = join(tmp, 'model');
-          const run = await runPythonTool('kiln_trainer.export', ['--checkpoint', ckpt, '--tokenizer', tokenizerJson!, '--out', out], {
+          const run = await runPythonTool('kiln_native.export', ['--checkpoint', ckpt, '--tokenizer', tokenizerJson!, '--out', out], {
             fatalType: ErrorType.TrainerFatal,
             cancelSignal: cancellationSignal(),
           });
-          assertSucceeded('kiln_trainer.export', run);
+          assertSucceeded('kiln_native.export', run, cancellationSignal());
           const event = run.events.find((e) => e.event === 'exported') ?? ({} as Record<string, unknown>);
           const outputs = await publishDir(out, dir);
           return { outputs, stats: { params: event.params, format: 'huggingface-llama', checkpoint: input.checkpoint } };

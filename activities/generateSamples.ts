@@ -1,12 +1,14 @@
 /** Generates completions for HumanEval-style problems with the exported model (GPU worker). */
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PipelineConfig } from '../lib/config/types.js';
-import { ErrorType } from '../contracts/errors.js';
+import { ErrorType, fatal } from '../contracts/errors.js';
 import { joinUri, runStage, type StageResult } from '../lib/manifest.js';
 import { assertSucceeded, runPythonTool } from '../lib/pythonTool.js';
 import { store } from '../lib/storage/index.js';
 import { downloadDir } from '../lib/syncDir.js';
 import { withTempDir } from '../lib/workdirs.js';
+import { parseProblems } from './eval/problems.js';
 import { cancellationSignal, withHeartbeat } from './support/heartbeat.js';
 import { fetchAll, publishDir } from './nativeStage.js';
 
@@ -28,12 +30,15 @@ export async function generateSamplesStage(input: {
       withHeartbeat(
         () =>
           withTempDir('generate', async (tmp) => {
+            const [problems] = await fetchAll([params.problems], join(tmp, 'problems'));
+            // Bad problems fail here, naming the URI and line, before the model is fetched.
+            parseProblems(readFileSync(problems!), params.problems);
             const model = join(tmp, 'model');
             await downloadDir(input.model.dir, model);
-            const [problems] = await fetchAll([params.problems], join(tmp, 'problems'));
+            if (!existsSync(join(model, 'config.json'))) throw fatal(ErrorType.NotFound, `No exported model (config.json) under ${input.model.dir}.`);
             const out = join(tmp, 'out');
             const run = await runPythonTool(
-              'kiln_trainer.generate',
+              'kiln_native.generate',
               [
                 '--model', model,
                 '--problems', problems!,
@@ -50,7 +55,7 @@ export async function generateSamplesStage(input: {
                 onEvent: (e) => void (e.event === 'progress' && (done = Number(e.done))),
               },
             );
-            assertSucceeded('kiln_trainer.generate', run);
+            assertSucceeded('kiln_native.generate', run, cancellationSignal());
             const outputs = await publishDir(out, dir);
             const event = run.events.find((e) => e.event === 'generated') ?? ({} as Record<string, unknown>);
             return { outputs, stats: { samples: event.samples, samplesUri: joinUri(dir, 'samples.jsonl'), problemsUri: params.problems } };

@@ -30,11 +30,11 @@ export async function tokenizerStage({ artifactsRoot, input, params, seed }: Tok
           const parquet = await fetchAll(input.outputs.filter((u) => u.endsWith('.parquet')), join(tmp, 'in'));
           const out = join(tmp, 'out');
           const run = await runPythonTool(
-            'kiln_trainer.tokenizer_train',
+            'kiln_native.tokenizer_train',
             ['--input', ...parquet, '--out', out, '--vocab-size', String(params.vocabSize), '--sample-docs', String(params.sampleDocs), '--min-frequency', String(params.minFrequency), '--seed', String(seed), '--heldout-docs', String(params.heldoutDocs ?? 0)],
             { fatalType: ErrorType.InvalidInput, cancelSignal: cancellationSignal() },
           );
-          assertSucceeded('kiln_trainer.tokenizer_train', run);
+          assertSucceeded('kiln_native.tokenizer_train', run);
           const event = run.events.find((e) => e.event === 'tokenizer') ?? ({} as Record<string, unknown>);
           const outputs = await publishDir(out, dir);
           return {

@@ -25,6 +25,9 @@ export const ErrorType = {
   NodeShutdown: 'KilnNodeShutdown',
   /** The gang was restarted too many times. */
   GangRestartsExhausted: 'KilnGangRestartsExhausted',
+  /** A native tool (export, generation, the sandbox runner, the inference server) crashed, hung or
+   *  exited unexpectedly: retryable, on this worker or another. Bad input exits 2 and is fatal instead. */
+  ToolFailed: 'KilnToolFailed',
   /** The deployed endpoint failed its smoke test. */
   SmokeTestFailed: 'KilnSmokeTestFailed',
 } as const;

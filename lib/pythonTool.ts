@@ -1,10 +1,10 @@
 /**
- * Runs a module of the native package (trainer/kiln_trainer) and reads its protocol: one JSON
+ * Runs a module of python/ (kiln_native, kiln_trainer) and reads its protocol: one JSON
  * object per stdout line. Exit code 2 (or an `error` event) is a fatal input/config error; any
  * other failure is retryable. stderr is kept (tail) for error messages.
  */
 import { execa, type ResultPromise } from 'execa';
-import { fatal, type ErrorType } from '../contracts/errors.js';
+import { ErrorType, fatal, transient } from '../contracts/errors.js';
 import { pythonEnv, pythonExecutable, pythonDir } from './python.js';
 
 export interface ToolEvent {
@@ -105,9 +105,12 @@ export async function runPythonTool(module: string, args: string[], opts: RunToo
   return { events, exitCode, stderrTail };
 }
 
-/** Throws a retryable error for an unexpected non-zero exit. */
-export function assertSucceeded(module: string, run: ToolRun): void {
-  if (run.exitCode !== 0) {
-    throw new Error(`${module} exited with code ${run.exitCode}:\n${run.stderrTail}`);
-  }
+/**
+ * Throws for an unexpected non-zero exit: the activity's cancellation reason when `cancelSignal`
+ * stopped the tool (the activity ends cancelled), else a retryable ToolFailed with stderr's tail.
+ */
+export function assertSucceeded(module: string, run: ToolRun, cancelSignal?: AbortSignal): void {
+  if (run.exitCode === 0) return;
+  if (cancelSignal?.aborted) throw cancelSignal.reason;
+  throw transient(ErrorType.ToolFailed, `${module} exited with code ${run.exitCode}:\n${run.stderrTail}`);
 }

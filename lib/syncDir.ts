@@ -1,6 +1,7 @@
 // Copies whole folders between the artifact store and local disk.
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
+import { ErrorType, fatal } from '../contracts/errors.js';
 import { joinUri } from './manifest.js';
 import { store } from './storage/index.js';
 
@@ -61,7 +62,8 @@ export async function downloadDirOnce(prefixUri: string, local: string): Promise
   if (existsSync(join(local, COMPLETE))) return local;
   const partial = `${local}.partial-${process.pid}`;
   rmSync(partial, { recursive: true, force: true });
-  await downloadDir(prefixUri, partial);
+  const files = await downloadDir(prefixUri, partial);
+  if (files.length === 0) throw fatal(ErrorType.NotFound, `No objects under ${prefixUri}: expected a folder (a committed stage or a checkpoint) there, found nothing.`);
   writeFileSync(join(partial, COMPLETE), '');
   renameIntoPlace(partial, local);
   return local;

@@ -1,10 +1,10 @@
 /**
- * Runs a batch of generated programs in the Python sandbox runner (kiln_trainer.sandbox):
+ * Runs a batch of generated programs in the Python sandbox runner (kiln_native.sandbox):
  * jobs as a JSON list on stdin, one JSON result per job on stdout. The runner isolates each
  * program (own process, namespaces, rlimits, wall-clock timeout, no network); see sandbox.py.
  */
 import { execa } from 'execa';
-import { ErrorType, fatal } from '../../contracts/errors.js';
+import { ErrorType, fatal, transient } from '../../contracts/errors.js';
 import { pythonEnv, pythonExecutable, pythonDir } from '../../lib/python.js';
 
 export interface SandboxSample {
@@ -50,7 +50,7 @@ export async function runSandbox(samples: SandboxSample[], opts: SandboxOptions)
   const batchTimeoutMs = (Math.ceil(samples.length / parallel) * (opts.timeoutSeconds + 5) + 60) * 1000;
   const child = await execa(
     pythonExecutable(),
-    ['-m', 'kiln_trainer.sandbox', '--timeout', String(opts.timeoutSeconds), '--memory-mb', String(opts.memoryMb), '--jobs', String(parallel)],
+    ['-m', 'kiln_native.sandbox', '--timeout', String(opts.timeoutSeconds), '--memory-mb', String(opts.memoryMb), '--jobs', String(parallel)],
     {
       cwd: pythonDir(),
       env: pythonEnv(),
@@ -75,16 +75,17 @@ export async function runSandbox(samples: SandboxSample[], opts: SandboxOptions)
   if (child.exitCode === 2 || error) {
     throw fatal(ErrorType.InvalidInput, `sandbox runner refused the batch: ${error?.message ?? String(child.stderr).slice(-500)}`);
   }
-  if (child.isCanceled) throw new Error('sandbox run was cancelled');
+  // The activity's cancellation (a CancelledFailure) ends it as cancelled, not failed.
+  if (child.isCanceled) throw opts.cancelSignal?.reason ?? transient(ErrorType.ToolFailed, 'sandbox run was cancelled');
   if (child.exitCode !== 0) {
     const why = child.timedOut ? `did not finish within ${batchTimeoutMs / 1000} s` : `exited with code ${child.exitCode ?? child.signal}`;
-    throw new Error(`sandbox runner ${why}: ${String(child.stderr).slice(-1000)}`);
+    throw transient(ErrorType.ToolFailed, `sandbox runner ${why}: ${String(child.stderr).slice(-1000)}`);
   }
   const byId = new Map(records.map((r) => [r.id, r]));
   return samples.map((sample, i) => {
     const r = byId.get(String(i));
     if (!r || typeof r.passed !== 'boolean' || typeof r.result !== 'string') {
-      throw new Error(`sandbox runner returned no result for sample ${i} (${sample.task_id}): ${String(child.stderr).slice(-500)}`);
+      throw transient(ErrorType.ToolFailed, `sandbox runner returned no result for sample ${i} (${sample.task_id}): ${String(child.stderr).slice(-500)}`);
     }
     return { task_id: sample.task_id, passed: r.passed, result: r.result, isolation: r.isolation ?? '' };
   });
