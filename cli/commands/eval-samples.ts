@@ -91,7 +91,7 @@ export async function run(argv: string[], io: CommandIo = process): Promise<numb
     try {
       samplesBytes = await readFile(options.samples);
     } catch (error) {
-      throw new Error(`Cannot read samples file ${options.samples}: ${(error as Error).message}`);
+      throw new Error(`Cannot read samples file ${options.samples}: ${(error as Error).message}`, { cause: error });
     }
     const samples = parseSamples(samplesBytes, options.samples);
     const started = performance.now();

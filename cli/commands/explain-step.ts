@@ -54,7 +54,7 @@ async function runData(runId: string, address: string): Promise<RunData> {
     return { shardsDir: input.shardsDir, trainer: input.trainer, worldSize };
   } catch (err) {
     const e = err as { name?: string; message?: string; code?: number };
-    if (e.name === 'WorkflowNotFoundError' || e.code === 5 || /NOT_FOUND/.test(e.message ?? '')) throw new Error(`no workflow ${runId}/train on ${address}: did run ${runId} reach training?`);
+    if (e.name === 'WorkflowNotFoundError' || e.code === 5 || /NOT_FOUND/.test(e.message ?? '')) throw new Error(`no workflow ${runId}/train on ${address}: did run ${runId} reach training?`, { cause: err });
     throw err;
   } finally {
     await client.connection.close();

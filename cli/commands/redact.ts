@@ -25,7 +25,7 @@ function parseDocument(line: string, lineNo: number): { id: unknown; text: strin
   try {
     doc = JSON.parse(line);
   } catch (err) {
-    throw new Error(`stdin line ${lineNo} is not JSON: ${(err as Error).message}`);
+    throw new Error(`stdin line ${lineNo} is not JSON: ${(err as Error).message}`, { cause: err });
   }
   const text = (doc as { text?: unknown } | null)?.text;
   if (typeof text !== 'string') throw new Error(`stdin line ${lineNo}: expected an object with a string "text" field`);

@@ -5,7 +5,13 @@
 import { formatSi } from './format.js';
 import { escapeHtml as esc } from './html.js';
 import type { Scale } from './scales.js';
-import type { ChartSize } from './svg.js';
+
+/** Size of a chart (svg.ts re-exports it with the chart options that extend it). */
+export interface ChartSize {
+  /** Pixels; default 720 x 360. */
+  width?: number;
+  height?: number;
+}
 
 /** Okabe–Ito colours: distinguishable with the common colour-vision deficiencies. */
 export const PALETTE = ['#0072b2', '#e69f00', '#009e73', '#d55e00', '#cc79a7', '#56b4e9', '#000000', '#999999'];

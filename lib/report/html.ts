@@ -8,6 +8,7 @@ const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;'
 /** Escapes text for HTML and XML (element content and quoted attributes); drops characters XML forbids. */
 export function escapeHtml(text: unknown): string {
   return String(text ?? '')
+    // eslint-disable-next-line no-control-regex -- matching the control characters XML 1.0 forbids is the point
     .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '\ufffd')
     .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd')
     .replace(/[&<>"']/g, (c) => ESCAPES[c]);

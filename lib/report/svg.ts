@@ -5,16 +5,12 @@
  * no ids, no clocks). All text is escaped; non-finite values (and non-positive ones on a log
  * axis) are left out rather than drawn wrong.
  */
-import { BAR_COLOR, leftMargin, legend, noData, open, PALETTE, px, size, truncate, xAxisLine, xLabelText, xTicks, yAxis, AXIS, CHAR_WIDTH, type Frame } from './chartFrame.js';
+import { BAR_COLOR, leftMargin, legend, noData, open, PALETTE, px, size, truncate, xAxisLine, xLabelText, xTicks, yAxis, AXIS, CHAR_WIDTH, type ChartSize, type Frame } from './chartFrame.js';
 import { formatSi } from './format.js';
 import { escapeHtml as esc } from './html.js';
 import { extent, linearScale, linearTicks, logScale, logTicks, valueScale, type Scale } from './scales.js';
 
-export interface ChartSize {
-  /** Pixels; default 720 x 360. */
-  width?: number;
-  height?: number;
-}
+export type { ChartSize };
 
 export interface LineChartOptions extends ChartSize {
   title: string;

@@ -53,7 +53,10 @@ for (let j = 0; j < 20000; j++) {
     const e = (BigInt(m.permA[i]!) * BigInt(h) + BigInt(m.permB[i]!)) % p;
     total++;
     if (BigInt(f) !== e) wrong++;
-    if (i === 0) floatValues.add(f), exactValues.add(e);
+    if (i === 0) {
+      floatValues.add(f);
+      exactValues.add(e);
+    }
   }
 }
 console.log(`1. precision: ${wrong} of ${total} values of (a*h+b) % p differ from exact integer math (${((100 * wrong) / total).toFixed(1)}%);`);
@@ -111,7 +114,10 @@ let bytes = 0;
 for (const path of partitionPaths(clean)) {
   if (bytes >= 3e6) break;
   forEachContent(path, (b) => {
-    if (b && bytes < 3e6) docs.push(b.slice()), (bytes += b.byteLength);
+    if (b && bytes < 3e6) {
+      docs.push(b.slice());
+      bytes += b.byteLength;
+    }
   });
 }
 const texts = docs.map((d) => new TextDecoder().decode(d));

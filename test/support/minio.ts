@@ -4,7 +4,7 @@
  * environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, KILN_S3_ENDPOINT) at it until
  * `stop()`, which restores the previous values, kills the server and removes its data.
  *
- * The binary: $KILN_MINIO_BIN, else <repo>/.kiln/bin/minio (installed by the bootstrap script).
+ * The binary: $KILN_MINIO_BIN, else <repo>/.kiln/bin/minio (installed by `scripts/bootstrap.sh --test`).
  * MinIO's own output (its banner prints the root credentials) is kept in memory, never printed, and
  * shown with the password redacted only when the server fails to start.
  *
@@ -58,7 +58,7 @@ function installExitHook(): void {
 export async function startMinio(opts: { bucket?: string } = {}): Promise<MinioServer> {
   const bin = minioBinary();
   if (!existsSync(bin)) {
-    throw new Error(`MinIO binary not found at ${bin}: run the bootstrap script, or set KILN_MINIO_BIN.`);
+    throw new Error(`MinIO binary not found at ${bin}: run ./scripts/bootstrap.sh --test, or set KILN_MINIO_BIN.`);
   }
   installExitHook();
   const dataDir = await mkdtemp(join(tmpdir(), 'kiln-minio-'));
@@ -164,7 +164,7 @@ export async function startMinio(opts: { bucket?: string } = {}): Promise<MinioS
     await kill();
     await rm(dataDir, { recursive: true, force: true });
     restore(saved);
-    throw new Error(`Could not create the test bucket in MinIO: ${(err as Error).name}`);
+    throw new Error(`Could not create the test bucket in MinIO: ${(err as Error).name}`, { cause: err });
   } finally {
     admin.destroy();
   }
