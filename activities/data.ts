@@ -2,13 +2,22 @@
 import { cleanCommit, cleanPart, cleanPlan, cleanStage } from './clean/index.js';
 import { createDedupActivities, dedupStage } from './dedup/index.js';
 import { evalStage } from './evalStage.js';
-import { ingestStage } from './ingest.js';
+import { ingestCommit, ingestPart, ingestPlan, ingestStage } from './ingest/index.js';
 import { planTraining } from './planTraining.js';
 import { prepareRun } from './prepareRun.js';
 import { dataReportStage } from './report/dataReport.js';
-import { shardPartStage, shardStage } from './shard.js';
+import { shardCommit, shardPart, shardPartStage, shardPlan, shardStage } from './shard/index.js';
 import { tokenizerStage } from './tokenizer.js';
 
 export function createDataActivities() {
-  return { prepareRun, ingestStage, cleanStage, cleanPlan, cleanPart, cleanCommit, dedupStage, tokenizerStage, shardStage, shardPartStage, planTraining, evalStage, dataReportStage, ...createDedupActivities() };
+  return {
+    prepareRun,
+    ingestPlan,
+    ingestPart,
+    ingestCommit,
+    shardPlan,
+    shardPart,
+    shardCommit,
+    // Release 0.1.0's single-activity ingest and two-call shard: runs started then still call them.
+    ingestStage, cleanStage, cleanPlan, cleanPart, cleanCommit, dedupStage, tokenizerStage, shardStage, shardPartStage, planTraining, evalStage, dataReportStage, ...createDedupActivities() };
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { ingestStage } from '../activities/ingest.js';
+import { ingestStage } from '../activities/ingest/index.js';
 import { cleanStage } from '../activities/clean/index.js';
 import { dedupStage } from '../activities/dedup/index.js';
 import { DEFAULT_SOURCE } from './bench/sample.js';

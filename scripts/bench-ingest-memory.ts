@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ingestStage } from '../activities/ingest.js';
+import { ingestStage } from '../activities/ingest/index.js';
 import { ParquetStreamWriter } from '../lib/parquet.js';
 import { rowsToTable, type StackRow } from '../lib/stackSchema.js';
 import { fileUri } from '../lib/storage/index.js';

@@ -10,6 +10,7 @@ import type { DedupActivities, DedupInput } from '../activities/dedup/index.js';
 import { nonRetryableErrorTypes } from '../contracts/errors.js';
 import type { StageResult } from '../lib/manifest.js';
 import { TASK_QUEUES } from '../contracts/workflows.js';
+import { inParallel } from './fanOut.js';
 
 const dedup = proxyActivities<DedupActivities>({
   taskQueue: TASK_QUEUES.data,
@@ -18,17 +19,16 @@ const dedup = proxyActivities<DedupActivities>({
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 8, nonRetryableErrorTypes },
 });
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-
 export async function dedupWorkflow(input: DedupInput): Promise<StageResult> {
+  // The fan-out shape of workflows/fanOut.ts with several phases between plan and commit.
   const start = await dedup.dedupPlan(input);
   if (start.done) return start.done;
   const plan = start.plan;
-  const partitions = range(plan.partitions.length);
-  const signed = await Promise.all(partitions.map((p) => dedup.dedupSignatures(plan, p)));
-  await Promise.all(range(plan.reducers).map((k) => dedup.dedupBuckets(plan, k)));
-  if (plan.params.near && plan.params.verify) await Promise.all(partitions.map((p) => dedup.dedupVerify(plan, p)));
+  const partitions = plan.partitions.length;
+  const signed = await inParallel(partitions, (p) => dedup.dedupSignatures(plan, p));
+  await inParallel(plan.reducers, (k) => dedup.dedupBuckets(plan, k));
+  if (plan.params.near && plan.params.verify) await inParallel(partitions, (p) => dedup.dedupVerify(plan, p));
   const cluster = await dedup.dedupCluster(plan);
-  const filtered = await Promise.all(partitions.map((p) => dedup.dedupFilter(plan, p)));
+  const filtered = await inParallel(partitions, (p) => dedup.dedupFilter(plan, p));
   return dedup.dedupCommit(plan, { signed, cluster, filtered });
 }

@@ -261,6 +261,23 @@ export class FileStore implements ArtifactStore {
     return out.sort(byUri);
   }
 
+  async move(srcUri: string, dstUri: string): Promise<void> {
+    const src = fileUriToPath(srcUri);
+    const dst = fileUriToPath(dstUri);
+    try {
+      await mkdir(dirname(dst), { recursive: true });
+      await rename(src, dst);
+    } catch (err) {
+      const code = errCode(err);
+      if (code === 'ENOENT' && (await this.exists(dstUri))) return; // moved by an earlier attempt
+      if (code === 'EXDEV') {
+        await copyAtomic(src, dst, srcUri, dstUri);
+        return this.remove(srcUri);
+      }
+      throw fsError(err, code === 'ENOENT' ? srcUri : dstUri, code === 'ENOENT' ? 'read' : 'write');
+    }
+  }
+
   async remove(uri: string): Promise<void> {
     try {
       await unlink(fileUriToPath(uri));

@@ -364,4 +364,8 @@ export class HttpStore implements ArtifactStore {
   async remove(uri: string): Promise<void> {
     this.readOnly(uri);
   }
+
+  async move(srcUri: string): Promise<void> {
+    this.readOnly(srcUri);
+  }
 }

@@ -101,6 +101,7 @@ export const store: ArtifactStore = {
   exists: (uri: string) => storeFor(uri).exists(uri),
   list: (prefixUri: string): Promise<ObjectInfo[]> => storeFor(prefixUri).list(prefixUri),
   remove: (uri: string) => storeFor(uri).remove(uri),
+  move: (srcUri: string, dstUri: string) => storeFor(srcUri).move(srcUri, dstUri),
 };
 
 /**

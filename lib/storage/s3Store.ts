@@ -11,6 +11,7 @@
  * -> a plain (retryable) error after the SDK's own retries.
  */
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -252,6 +253,20 @@ export class S3Store implements ArtifactStore {
       throw this.fail(err, 'ListObjectsV2', prefixUri);
     }
     return out.sort(byUri);
+  }
+
+  async move(srcUri: string, dstUri: string): Promise<void> {
+    const src = objectLocation(srcUri);
+    const dst = objectLocation(dstUri);
+    try {
+      // CopyObject copies up to 5 GB server-side; kiln's parts are far smaller.
+      await this.client.send(new CopyObjectCommand({ Bucket: dst.bucket, Key: dst.key, CopySource: `${src.bucket}/${encodeURIComponent(src.key).replace(/%2F/g, '/')}` }));
+    } catch (err) {
+      const e = err as SdkErrorLike;
+      if (e?.name === 'NoSuchKey' && (await this.exists(dstUri))) return; // moved by an earlier attempt
+      throw this.fail(err, 'CopyObject', srcUri);
+    }
+    await this.remove(srcUri);
   }
 
   async remove(uri: string): Promise<void> {

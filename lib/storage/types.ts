@@ -30,4 +30,10 @@ export interface ArtifactStore {
   list(prefixUri: string): Promise<ObjectInfo[]>;
   /** Removes one object; no error when it is already gone. */
   remove(uri: string): Promise<void>;
+  /**
+   * Moves an object to another URI of the same store (a rename on disk, a server-side copy and
+   * delete on S3): how a stage commits a part written under `_work/` into its final name. A retry
+   * after a move that finished finds the source gone and the destination in place, and succeeds.
+   */
+  move(srcUri: string, dstUri: string): Promise<void>;
 }

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cleanStage } from '../../activities/clean/index.js';
 import { parquetOutputs } from '../../activities/support/stageIo.js';
-import { ingestStage } from '../../activities/ingest.js';
+import { ingestStage } from '../../activities/ingest/index.js';
 import type { StageResult } from '../../lib/manifest.js';
 import { readParquetTable } from '../../lib/parquet.js';
 import { forEachUtf8 } from '../../lib/stackSchema.js';

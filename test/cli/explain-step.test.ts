@@ -49,8 +49,8 @@ pq.write_table(pa.table({"content": docs, "lang": ["Python"] * len(docs), "max_s
                          "max_stars_repo_path": [f"m{i}.py" for i in range(len(docs))]}), sys.argv[1])`;
     const parquet = join(tmp, 'a.parquet');
     execFileSync(pythonExecutable(), ['-c', script, parquet, JSON.stringify(docs)]);
-    await tool('kiln_trainer.tokenizer_train', ['--input', parquet, '--out', join(tmp, 'tok'), '--vocab-size', '300', '--sample-docs', '60', '--heldout-docs', '0']);
-    await tool('kiln_trainer.shard', ['--input', parquet, '--tokenizer', join(tmp, 'tok', 'tokenizer.json'), '--out', join(tmp, 'shards'), '--seq-len', '16', '--val-fraction', '0']);
+    await tool('kiln_native.tokenizer_train', ['--input', parquet, '--out', join(tmp, 'tok'), '--vocab-size', '300', '--sample-docs', '60', '--heldout-docs', '0']);
+    await tool('kiln_native.shard', ['--input', parquet, '--tokenizer', join(tmp, 'tok', 'tokenizer.json'), '--out', join(tmp, 'shards'), '--seq-len', '16', '--val-fraction', '0']);
 
     const trainer = { seed: 2, vocabSize: 300, seqLen: 16, eosTokenId: 0, model: { nLayer: 1, nHead: 2, dModel: 16 }, train: { nodes: 1, microBatchSize: 3 } };
     // The child workflow's input, as llmPipeline starts it; no worker polls this queue.

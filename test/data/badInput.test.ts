@@ -14,7 +14,7 @@ import { Compression, Table as WasmTable, writeParquet, WriterPropertiesBuilder 
 import { tableToIPC } from 'apache-arrow';
 import { cleanStage } from '../../activities/clean/index.js';
 import { dedupStage } from '../../activities/dedup/index.js';
-import { ingestStage, type IngestInput } from '../../activities/ingest.js';
+import { ingestStage, type IngestInput } from '../../activities/ingest/index.js';
 import type { StageResult } from '../../lib/manifest.js';
 import { readParquetTable, writeParquetTable } from '../../lib/parquet.js';
 import { rowsToTable, tableToRows } from '../../lib/stackSchema.js';

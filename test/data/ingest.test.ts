@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { createHash } from 'node:crypto';
 import { Field, List, Struct, Table, Utf8, vectorFromArray } from 'apache-arrow';
-import { ingestStage } from '../../activities/ingest.js';
+import { ingestStage } from '../../activities/ingest/index.js';
 import type { StageResult } from '../../lib/manifest.js';
 import { readParquetTable, writeParquetTable } from '../../lib/parquet.js';
 import { stackSchema, tableToRows } from '../../lib/stackSchema.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { ingestStage } from '../../activities/ingest.js';
+import { ingestStage } from '../../activities/ingest/index.js';
 import { ErrorType } from '../../contracts/errors.js';
 import type { StageResult } from '../../lib/manifest.js';
 import { parseHubUri } from '../../lib/storage/hubSource.js';

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { planParts, shardPartStage, shardStage, type ShardFanOut, type ShardStageInput } from '../../activities/shard.js';
+import { planParts, shardPartStage, shardStage, type ShardFanOut, type ShardStageInput } from '../../activities/shard/index.js';
 import { tokenizerStage } from '../../activities/tokenizer.js';
 import { run as explainStep } from '../../cli/commands/explain-step.js';
 import type { StageResult } from '../../lib/manifest.js';
@@ -97,7 +97,7 @@ describe('shard stage fan-out', () => {
     // The same inputs through the tool in one go (both partitions in one process).
     const single = join(tmp, 'single');
     const tokenizerJson = fileUriToPath(String(tokenizer.stats.tokenizerUri));
-    const run = await runPythonTool('kiln_trainer.shard', [
+    const run = await runPythonTool('kiln_native.shard', [
       '--input', ...planParts(args.input).map((p) => fileUriToPath(p.files[0]!)), '--tokenizer', tokenizerJson, '--out', single,
       '--seq-len', '32', '--val-fraction', '0.2', '--fim-rate', '0.5', '--fim-spm-rate', '0.5', '--seed', '7', '--size-limit', '2048',
     ], { fatalType: ErrorType.InvalidInput });

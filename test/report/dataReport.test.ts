@@ -7,7 +7,7 @@ import { before, describe, it } from 'node:test';
 import { cleanStage } from '../../activities/clean/index.js';
 import { createDataActivities } from '../../activities/data.js';
 import { dedupStage } from '../../activities/dedup/index.js';
-import { ingestStage } from '../../activities/ingest.js';
+import { ingestStage } from '../../activities/ingest/index.js';
 import { dataReportStage } from '../../activities/report/dataReport.js';
 import type { DataReport } from '../../activities/report/dataReportModel.js';
 import { findStageChain } from '../../activities/report/stageChain.js';

@@ -1,10 +1,11 @@
 // llmPipeline against a real local Temporal server with inline stage activities: config
 // validation fails at once and non-retryably; the stages run in order and report through the
 // status query; pause/resume reach the training run. The happy path's history is recorded for
-// the replay test (KILN_RECORD_HISTORY=1 rewrites test/fixtures/pipeline-history.json).
+// the replay test: KILN_RECORD_HISTORY=1 writes test/fixtures/histories/<package version>/pipeline-happy.json
+// when that release has none yet (an older release's history is never re-recorded).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { recordHistory } from '../support/histories.js';
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -40,14 +41,18 @@ function activities(calls: string[], hold?: { release: Promise<void> }) {
       record('prepareRun');
       return { config, runUri: 'file:///a/runs/x' };
     },
-    async ingestStage() { record('ingest'); return stageResult('ingest', { rows: 10 }); },
+    // Ingest fans out (plan, two parts, commit), driven by workflows/fanOut.ts.
+    async ingestPlan() { record('ingest'); return { plan: { dir: 'file:///a/stages/ingest/x', planUri: 'file:///a/plan.json' }, parts: 2 }; },
+    async ingestPart(_plan: unknown, index: number) { record(`ingestPart:${index}`); return { index, rowsIn: 5, rowsOut: 5 }; },
+    async ingestCommit() { record('ingestCommit'); return stageResult('ingest', { rows: 10 }); },
     // Clean's plan step finds the stage done (as on a re-run): one call.
     async cleanPlan() { record('clean'); return { done: stageResult('clean', { kept: 8 }) }; },
     // The dedup child workflow's plan step finds the stage done (as on a re-run): one call.
     async dedupPlan() { record('dedup'); return { done: stageResult('dedup', { kept: 7 }) }; },
     async dataReportStage() { record('dataReport'); return stageResult('data-report', { html: 'file:///a/stages/data-report/x/report.html' }); },
     async tokenizerStage() { record('tokenizer'); return stageResult('tokenizer', { vocabSize: 300, tokenizerUri: 'file:///a/tok.json' }); },
-    async shardStage() { record('shard'); return stageResult('shard', { train_samples: 5 }); },
+    // Shard's plan step finds the stage done (as on a re-run): one call.
+    async shardPlan() { record('shard'); return { done: stageResult('shard', { train_samples: 5 }) }; },
     async planTraining() {
       record('planTraining');
       return { runKey: 'r'.repeat(64), trainer: { seed: 1, model: {}, train: { steps: 4 }, vocabSize: 300, seqLen: 8, eosTokenId: 0 }, checkpointsUri: 'file:///a/train/r/checkpoints' };
@@ -66,7 +71,10 @@ function activities(calls: string[], hold?: { release: Promise<void> }) {
       const ctx = Context.current();
       if (hold && input.attempt === 1) {
         await Promise.race([hold.release, new Promise((r) => ctx.cancellationSignal.addEventListener('abort', r))]);
-        for (let i = 0; i < 3; i++) ctx.heartbeat(), await new Promise((r) => setTimeout(r, 50));
+        for (let i = 0; i < 3; i++) {
+          ctx.heartbeat();
+          await new Promise((r) => setTimeout(r, 50));
+        }
         if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
       }
       return { rank: input.rank, status: 'done' as const, step: 4, finalLoss: 2.5, checkpoint: 'file:///a/train/r/checkpoints/step_00000004' };
@@ -132,14 +140,14 @@ describe('llmPipeline', () => {
       assert.equal(status.stage, 'done');
       assert.ok(Object.values(status.stages).every((s) => s === 'done'), JSON.stringify(status.stages));
       assert.equal(status.train.step, 4);
-      if (process.env.KILN_RECORD_HISTORY) {
-        const history = await handle.fetchHistory();
-        writeFileSync(new URL('../fixtures/pipeline-history.json', import.meta.url), JSON.stringify(history, null, 1));
-      }
+      if (process.env.KILN_RECORD_HISTORY) recordHistory('pipeline-happy', await handle.fetchHistory());
       return r;
     });
+    // Ingest's two parts run in parallel between its plan and its commit.
+    assert.deepEqual(calls.filter((c) => c.startsWith('ingestPart')).sort(), ['ingestPart:0', 'ingestPart:1']);
+    assert.ok(calls.indexOf('ingestCommit') > Math.max(calls.indexOf('ingestPart:0'), calls.indexOf('ingestPart:1')));
     assert.deepEqual(
-      calls.filter((c) => !c.startsWith('trainNode')),
+      calls.filter((c) => !c.startsWith('trainNode') && !c.startsWith('ingestPart') && c !== 'ingestCommit'),
       ['prepareRun', 'ingest', 'clean', 'dedup', 'dataReport', 'tokenizer', 'shard', 'planTraining', 'export', 'generate', 'evalStage', 'deploy'],
     );
     assert.deepEqual(calls.filter((c) => c.startsWith('trainNode')).sort(), ['trainNode:0:1', 'trainNode:1:1']);

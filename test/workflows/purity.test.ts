@@ -7,14 +7,24 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../lib/workdirs.js';
 
-const dir = join(repoRoot, 'workflows');
-// What workflow files may import (values): the workflow SDK and pure shared modules.
-const ALLOWED = [/^@temporalio\/workflow$/, /^\.\/[\w.]+\.js$/, /^\.\.\/lib\/(errors|config\/validate|config\/types|manifest)\.js$/];
+// What workflow code may import (values): the workflow SDK and pure shared modules. contracts/ is
+// bundled into workflows too, so it is held to the same rule.
+const ALLOWED = [
+  /^@temporalio\/(workflow|common)$/,
+  /^\.\/[\w.]+\.js$/,
+  /^\.\.\/contracts\/[\w.]+\.js$/,
+  /^\.\.\/lib\/(config\/validate|config\/types|config\/defaults|manifest)\.js$/,
+];
+const FILES = ['workflows', 'contracts'].flatMap((folder) =>
+  readdirSync(join(repoRoot, folder))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => `${folder}/${f}`),
+);
 
 describe('workflows/ purity', () => {
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+  for (const file of FILES) {
     it(`${file} imports only deterministic code`, () => {
-      const src = readFileSync(join(dir, file), 'utf8');
+      const src = readFileSync(join(repoRoot, file), 'utf8');
       for (const m of src.matchAll(/^import\s+(type\s+)?[^'"]*from\s+'([^']+)'/gm)) {
         const [, isType, spec] = m;
         if (isType) continue; // erased at compile time

@@ -8,10 +8,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { joinUri, type ManifestFile } from '../lib/manifest.js';
-import { ParquetStreamWriter, PARQUET_ROW_GROUP_SIZE } from '../lib/parquet.js';
-import { langFolder, rowsToTable, type StackRow } from '../lib/stackSchema.js';
-import { byUri, type ArtifactStore } from '../lib/storage/types.js';
+import { joinUri, type ManifestFile } from '../../lib/manifest.js';
+import { ParquetStreamWriter, PARQUET_ROW_GROUP_SIZE } from '../../lib/parquet.js';
+import { langFolder, rowsToTable, type StackRow } from '../../lib/stackSchema.js';
+import { byUri, type ArtifactStore } from '../../lib/storage/types.js';
 
 /** Content bytes of one buffered row group (a row group is also capped at PARQUET_ROW_GROUP_SIZE rows). */
 export const ROW_GROUP_MAX_CONTENT_BYTES = 8 * 1024 * 1024;
@@ -49,6 +49,8 @@ export interface Partition {
 export class PartitionWriter {
   readonly partitions = new Map<string, Partition>();
   readonly outputs: ManifestFile[] = [];
+  /** Content bytes of each part written, by URI (the commit needs them when it caps a language). */
+  readonly contentBytesOf = new Map<string, number>();
   bytesWritten = 0;
   private pendingTotal = 0;
   private tmp: string | undefined;
@@ -116,6 +118,7 @@ export class PartitionWriter {
     await this.store.upload(part.localPath, uri);
     await rm(part.localPath, { force: true });
     this.outputs.push({ uri, bytes, sha256, rows });
+    this.contentBytesOf.set(uri, part.contentBytes);
     this.bytesWritten += bytes;
     p.parts++;
   }
