@@ -35,6 +35,8 @@ export function dataStages(cfg: PipelineConfig, workflowId: string): DataStages 
     seed: cfg.seed,
     onBadFile: cfg.ingest.onBadFile,
     maxDocumentBytes: cfg.ingest.maxDocumentBytes,
+    // Absent from 0.1.0 configs' histories: only passed when set, so their inputs replay unchanged.
+    ...(current ? { bytesPerPart: cfg.ingest.bytesPerPart } : {}),
   };
   return {
     ingest: () =>

@@ -18,7 +18,7 @@
  * (hub files) - not content hashes: the source may be a multi-terabyte dataset.
  */
 import { ErrorType, fatal } from '../../contracts/errors.js';
-import { DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_ON_BAD_FILE } from '../../lib/config/defaults.js';
+import { DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_ON_BAD_FILE, DEFAULTS } from '../../lib/config/defaults.js';
 import type { StagePlan } from '../../contracts/fanOut.js';
 import { commitStage, joinUri, openStage, type StageResult } from '../../lib/manifest.js';
 import { listSourceFiles } from '../../lib/storage/sources.js';
@@ -34,7 +34,7 @@ export type { IngestDeps, IngestInput, IngestPlan, IngestPlanRef, IngestProgress
 export const PART_MAX_ROWS = 50_000;
 export const PART_MAX_CONTENT_BYTES = 64 * 1024 * 1024;
 /** Source bytes per part: consecutive small files share a part, a bigger file is a part of its own. */
-export const DEFAULT_BYTES_PER_PART = 256 * 1024 * 1024;
+export const DEFAULT_BYTES_PER_PART = DEFAULTS.ingest.bytesPerPart;
 const STAGE = 'ingest';
 
 function resolveOptions(input: IngestInput, deps: IngestDeps | undefined): IngestOptions {

@@ -66,6 +66,12 @@ export interface IngestConfig {
    * @default 10485760
    */
   maxDocumentBytes: number | null;
+  /**
+   * Ingest runs as one activity per part, in parallel over the data workers: a part is a run of consecutive source files of at most this many bytes (a bigger file is a part of its own). Smaller parts spread a dataset of many files over more workers; each part's output files are its own (parts do not share output files).
+   *
+   * @default 268435456
+   */
+  bytesPerPart: number;
 }
 /**
  * Data filters, run in this order, the first that matches drops the file: vendored_path, auto_generated, generated_path, minified, xml_header, max_line_length, avg_line_length, alphanum_fraction, alphabetic_fraction, size_window, html_visible_text, decontaminated, syntax_error; then PII redaction of the kept files. Defaults follow StarCoder's preprocessing.
