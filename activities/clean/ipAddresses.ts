@@ -81,7 +81,7 @@ function isIpv6Code(c: number): boolean {
  */
 function ipv6Candidates(text: string): { start: number; end: number }[] {
   const out: { start: number; end: number }[] = [];
-  let searchFrom = 0;
+  let searchFrom: number;
   for (let colon = text.indexOf(':'); colon !== -1; colon = text.indexOf(':', searchFrom)) {
     searchFrom = colon + 1;
     // Most colons in code (`key: value`, `a::b`) have no hex digit on either side: skip them cheaply.

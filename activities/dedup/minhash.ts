@@ -232,8 +232,11 @@ export function jaccardOfSets(sa: Uint32Array, sb: Uint32Array): number {
   let j = 0;
   let inter = 0;
   while (i < sa.length && j < sb.length) {
-    if (sa[i] === sb[j]) inter++, i++, j++;
-    else if (sa[i]! < sb[j]!) i++;
+    if (sa[i] === sb[j]) {
+      inter++;
+      i++;
+      j++;
+    } else if (sa[i]! < sb[j]!) i++;
     else j++;
   }
   return inter / (sa.length + sb.length - inter);
