@@ -5,6 +5,7 @@
  * the same however the parts were spread over workers. A retried commit finds moved files in
  * place and goes on (ArtifactStore.move).
  */
+import type { Table } from 'apache-arrow';
 import { ErrorType, fatal } from '../../contracts/errors.js';
 import { describeBytes, DETAILS_NAME, joinUri, type ManifestFile, type StageWork } from '../../lib/manifest.js';
 import { readParquetTable, writeParquetTable } from '../../lib/parquet.js';
@@ -29,14 +30,17 @@ function partName(dir: string, folder: string, n: number): string {
   return joinUri(dir, `lang=${folder}`, `part-${String(n).padStart(5, '0')}.parquet`);
 }
 
+function contentBytesOf(table: Table): number {
+  return readStringColumn(table, 'content').reduce((n, c) => n + (c === null ? 0 : Buffer.byteLength(c, 'utf8')), 0);
+}
+
 /** The first `rows` rows of a part, written under its final name. */
 async function truncatePart(store: ArtifactStore, src: string, dst: string, rows: number): Promise<{ file: ManifestFile; contentBytes: number }> {
   const table = readParquetTable(await store.readBytes(src), src, { limit: rows });
   const bytes = writeParquetTable(table);
   await store.writeBytes(dst, bytes);
   await store.remove(src);
-  const contentBytes = readStringColumn(table, 'content').reduce((n, c) => n + (c === null ? 0 : Buffer.byteLength(c, 'utf8')), 0);
-  return { file: describeBytes(dst, bytes, table.numRows), contentBytes };
+  return { file: describeBytes(dst, bytes, table.numRows), contentBytes: contentBytesOf(table) };
 }
 
 export async function commitIngest(store: ArtifactStore, plan: IngestPlan, results: PartResult[], onMoved?: (n: number) => void): Promise<StageWork> {
@@ -85,8 +89,7 @@ export async function commitIngest(store: ArtifactStore, plan: IngestPlan, resul
 async function describeCommitted(store: ArtifactStore, uri: string): Promise<{ file: ManifestFile; contentBytes: number }> {
   const bytes = await store.readBytes(uri);
   const table = readParquetTable(bytes, uri);
-  const contentBytes = readStringColumn(table, 'content').reduce((n, c) => n + (c === null ? 0 : Buffer.byteLength(c, 'utf8')), 0);
-  return { file: describeBytes(uri, bytes, table.numRows), contentBytes };
+  return { file: describeBytes(uri, bytes, table.numRows), contentBytes: contentBytesOf(table) };
 }
 
 /** The parts' counts added up: the stage's stats, details and its empty-output error. */

@@ -211,3 +211,25 @@ describe('ingestStage sources: globs', () => {
     assert.deepEqual(Object.keys(r.stats.per_language as object), ['Go', 'Python']);
   });
 });
+
+describe('ingest as plan -> part(i) -> commit', () => {
+  it('gives the same rows whether files share a part or each is a part, the language cap applied in source order', async () => {
+    const dir = tmpDir();
+    for (const f of [0, 1, 2]) {
+      writeRows(join(dir, `src/f${f}.parquet`), [0, 1, 2, 3].map((r) => stackRow(`x = ${f * 10 + r}\n`, { max_stars_repo_path: `f${f}/r${r}.py` })));
+    }
+    const source = fileUri(join(dir, 'src'));
+    const rowsOf = (r: StageResult) => r.outputs.flatMap((u) => tableToRows(readParquetTable(readFileSync(fileUriToPath(u)), u)).map((row) => row.max_stars_repo_path));
+    const run = (bytesPerPart?: number) =>
+      ingestStage({ artifactsRoot: fileUri(join(dir, `out-${bytesPerPart ?? 'default'}`)), source, languages: [], maxRowsPerLanguage: 6, ...(bytesPerPart ? { bytesPerPart } : {}) });
+    const together = await run();
+    const apart = await run(1); // every file a part of its own: the cap cuts file 1 and drops file 2
+    const expected = ['f0/r0.py', 'f0/r1.py', 'f0/r2.py', 'f0/r3.py', 'f1/r0.py', 'f1/r1.py'];
+    assert.deepEqual(rowsOf(together), expected);
+    assert.deepEqual(rowsOf(apart), expected);
+    assert.equal(apart.stats.rows_out, 6);
+    assert.deepEqual((apart.stats.per_language as Record<string, unknown>).Python, { rows_in: 12, rows_out: 6, parts: 2 });
+    // The files are moved into place: nothing of the parts is left under _work/ but their records.
+    assert.ok(apart.outputs.every((u) => !u.includes('/_work/')));
+  });
+});
