@@ -109,7 +109,7 @@ export interface TrainingRunInput {
   stallTimeoutSeconds?: number;
   /** Once rank 0 is done, how long the other ranks may take to exit before they are stopped. Default 120. */
   finishGraceSeconds?: number;
-  /** Continue as new once the history holds this many events (or the server suggests it). Default 10,000. */
+  /** Continue as new once the history holds this many events (or the server suggests it). Default 8,000 (10,000 for runs started on 0.1.0). */
   maxHistoryEvents?: number;
   /** What a run that continued as new hands to the next one. */
   carried?: { status: TrainingStatus };

@@ -51,12 +51,18 @@ export interface TrainingStatus extends TrainProgress {
   runs?: number;
 }
 
+export interface PipelineTrainingStatus extends TrainingStatus {
+  /** The training run to query for live step and loss (`temporal workflow query --workflow-id <this>`). */
+  workflowId?: string;
+}
+
 export interface PipelineStatus {
   name: string;
   stage: StageName | 'validate' | 'done' | 'failed';
   stages: Record<StageName, StageState>;
   paused: boolean;
-  train: TrainingStatus;
+  /** As the training run last reported it (state changes, not every step). */
+  train: PipelineTrainingStatus;
   /** Small per-stage stats and locations, filled as stages finish. */
   results: Partial<Record<StageName, { dir?: string; stats?: Record<string, unknown> }>>;
 }
@@ -102,5 +108,12 @@ export const resumeSignal = defineSignal('resume');
 export const statusQuery = defineQuery<PipelineStatus | TrainingStatus>('status');
 export const progressSignal = defineSignal<[TrainProgress]>('progress');
 export const rendezvousSignal = defineSignal<[Rendezvous]>('rendezvous');
+/**
+ * The training run tells the pipeline its status when the gang changes state (started, paused,
+ * restarting, continuing as new): a handful of events per run whatever its length, where a
+ * signal per step would grow the pipeline's history without bound. Live step and loss: query
+ * the training run (`<pipeline id>/train`).
+ */
+export const trainingSummarySignal = defineSignal<[TrainingStatus]>('trainingSummary');
 export const claimSignal = defineSignal<[WorkerClaim]>('claim');
 export const rendezvousQuery = defineQuery<Rendezvous | null, [number]>('rendezvous');

@@ -50,6 +50,7 @@ export async function runGang(tracker: TrainingTracker, input: TrainingRunInput,
       placing.cancel();
       status.placement = ranks.map((rank) => claims.get(rank)!.workerId);
       status.gang = 'running';
+      tracker.report();
       // The first failure stops the rest (killed: they cannot checkpoint without the lost node);
       // then wait for every node to settle.
       const nodes = ranks.map((rank) =>

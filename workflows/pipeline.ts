@@ -53,6 +53,7 @@ export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
 
   const plan = await dataStage.planTraining({ config: cfg, shards, tokenizer });
   const train = await stage('train', async () => {
+    status.train.workflowId = trainingWorkflowId;
     const startPaused = status.paused;
     tracker.training = await startChild(trainingRun, {
       workflowId: trainingWorkflowId,

@@ -10,6 +10,7 @@ import {
   resumeSignal,
   STAGES,
   statusQuery,
+  trainingSummarySignal,
   type PipelineStatus,
   type StageName,
 } from '../contracts/workflows.js';
@@ -31,6 +32,11 @@ export class PipelineTracker {
       results: {},
     };
     setHandler(statusQuery, () => this.status);
+    // What the training run reports when its gang changes state (release 0.2.0 on).
+    setHandler(trainingSummarySignal, (summary) => {
+      this.status.train = { ...summary, workflowId: this.status.train.workflowId };
+    });
+    // Nodes of release 0.1.0 signalled every progress report here too; runs started then still may.
     setHandler(progressSignal, (p) => {
       applyProgress(this.status.train, p);
       if (p.attempt !== undefined && p.attempt > this.status.train.attempts) this.status.train.attempts = p.attempt;

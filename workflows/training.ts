@@ -23,10 +23,12 @@ export async function trainingRun(input: TrainingRunInput): Promise<TrainingRunR
     if (tracker.continuing || tracker.historyIsLong()) {
       status.gang = status.paused ? 'paused' : 'restarting';
       status.stopMode = undefined;
+      tracker.report();
       await continueAsNew<typeof trainingRun>({ ...input, startPaused: status.paused, carried: { status } });
     }
     if (status.paused) {
       status.gang = 'paused';
+      tracker.report();
       await condition(() => !status.paused || tracker.historyIsLong());
       if (status.paused) continue; // signals piled up while paused: continue as new first
     }
@@ -48,7 +50,7 @@ export async function trainingRun(input: TrainingRunInput): Promise<TrainingRunR
     }
     // Stopped on purpose (pause, continue-as-new): the loop's top waits or continues as new.
     if ((status.paused || tracker.continuing) && failures.length === 0) continue;
-    await restartAfter(status, failures, input.maxGangRestarts);
+    await restartAfter(tracker, failures, input.maxGangRestarts);
   }
 }
 
@@ -73,7 +75,8 @@ async function finish(tracker: TrainingTracker, input: TrainingRunInput, result:
 }
 
 /** A gang that failed: end the run (a fatal error, the restart budget spent) or wait out the backoff. */
-async function restartAfter(status: TrainingStatus, failures: NodeFailure[], maxGangRestarts: number): Promise<void> {
+async function restartAfter(tracker: TrainingTracker, failures: NodeFailure[], maxGangRestarts: number): Promise<void> {
+  const { status } = tracker;
   status.gang = 'restarting';
   // Any node's fatal error ends the run, even when another node's loss was noticed first.
   const fatal = failures.find((f) => isFatal(f.error));
@@ -90,6 +93,7 @@ async function restartAfter(status: TrainingStatus, failures: NodeFailure[], max
       nonRetryable: true,
     });
   }
+  tracker.report();
   // Backoff: 2 s, 4 s, 8 s ... by crashes (a drain waits 2 s), capped at one minute. A pause
   // meanwhile holds the next gang.
   await sleep(Math.min(60_000, 1000 * 2 ** Math.max(1, crashes)));

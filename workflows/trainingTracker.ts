@@ -1,6 +1,6 @@
 // The training run's state between gang attempts: its status (the `status` query), the rendezvous
 // and placement claims of the current attempt, and the signals that change them.
-import { CancellationScope, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, getExternalWorkflowHandle, patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { TrainingRunInput } from '../contracts/training.js';
 import {
   claimSignal,
@@ -12,13 +12,21 @@ import {
   rendezvousSignal,
   resumeSignal,
   statusQuery,
+  trainingSummarySignal,
   type Rendezvous,
   type TrainingStatus,
   type WorkerClaim,
 } from '../contracts/workflows.js';
 import { applyProgress } from './progress.js';
 
-const DEFAULT_MAX_HISTORY_EVENTS = 10_000;
+/**
+ * Continue as new once the history holds this many events: the stop (a checkpoint) and the
+ * reports still arriving meanwhile keep a run under 10,000 events. Release 0.1.0 waited for 10,000.
+ */
+const DEFAULT_MAX_HISTORY_EVENTS = 8_000;
+const HISTORY_PATCH = 'continue-as-new-at-8000';
+/** Release 0.2.0: the run reports gang state changes to its parent (nodes no longer signal it). */
+export const REPORT_PATCH = 'report-to-parent';
 
 export class TrainingTracker {
   readonly status: TrainingStatus;
@@ -31,6 +39,7 @@ export class TrainingTracker {
   private readonly maxHistory: number;
   private readonly stepStride: number;
   private publishedStep = -1;
+  private readonly reportsToParent: boolean;
 
   constructor(input: TrainingRunInput) {
     this.status = input.carried?.status ?? {
@@ -43,11 +52,12 @@ export class TrainingTracker {
     const status = this.status;
     status.runs = (status.runs ?? 0) + 1;
     status.paused = input.startPaused ?? status.paused;
-    this.maxHistory = input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
+    this.maxHistory = input.maxHistoryEvents ?? (patched(HISTORY_PATCH) ? DEFAULT_MAX_HISTORY_EVENTS : 10_000);
     // The step as a search attribute, about 50 times per run (each upsert is a history event).
     this.stepStride = Math.max(1, Math.floor(status.totalSteps / 50));
     upsertSearchAttributes([{ key: kilnStageAttribute, value: 'train' }]);
     this.publishStep(true);
+    this.reportsToParent = patched(REPORT_PATCH);
 
     setHandler(statusQuery, () => status);
     setHandler(rendezvousSignal, (r) => void this.rendezvous.set(r.attempt, r));
@@ -70,6 +80,17 @@ export class TrainingTracker {
       this.stopGang('checkpoint');
     });
     setHandler(resumeSignal, () => void (status.paused = false));
+  }
+
+  /**
+   * Tells the parent pipeline the run's status: on gang state changes only (running, paused,
+   * restarting, continuing as new), so the parent's history stays bounded however long the run.
+   */
+  report(): void {
+    const parent = workflowInfo().parent;
+    if (!this.reportsToParent || !parent) return;
+    // A parent that is gone (terminated by hand) cannot hear it; training goes on.
+    getExternalWorkflowHandle(parent.workflowId).signal(trainingSummarySignal, { ...this.status }).catch(() => undefined);
   }
 
   historyIsLong(): boolean {

@@ -1,7 +1,7 @@
 /**
  * What a node says to and asks of its training workflow: the rendezvous (rank 0 publishes its
- * address and the checkpoint to resume from, the others read it by query), progress signals
- * (to the pipeline too), and how the gang is being stopped.
+ * address and the checkpoint to resume from, the others read it by query), progress signals,
+ * and how the gang is being stopped.
  */
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
@@ -47,12 +47,13 @@ async function awaitRendezvous(client: Client, input: TrainNodeInput): Promise<R
   }
 }
 
-/** Tells the training workflow (and the pipeline above it) the node's progress; a failed signal is dropped. */
+/**
+ * Tells the training workflow the node's progress; a failed signal is dropped. Only the training
+ * run hears it (it continues as new, so its history stays bounded); the pipeline above it learns
+ * of gang state changes from the training run itself (trainingRun's reports).
+ */
 export async function signalProgress(client: Client, input: TrainNodeInput, progress: TrainProgress): Promise<void> {
-  const workflows = [input.trainingWorkflowId, input.pipelineWorkflowId].filter((x): x is string => !!x);
-  for (const id of workflows) {
-    await client.workflow.getHandle(id).signal(progressSignal, { ...progress }).catch(() => undefined);
-  }
+  await client.workflow.getHandle(input.trainingWorkflowId).signal(progressSignal, { ...progress }).catch(() => undefined);
 }
 
 /** Asks the training workflow how its gang is being stopped; `checkpoint` when unsure. */

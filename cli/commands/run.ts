@@ -5,7 +5,7 @@ import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { resolveConfigUris } from '../../activities/prepareRun.js';
 import { ConfigError, validateConfig } from '../../lib/config/validate.js';
 import { describeFailure } from '../../contracts/failures.js';
-import { statusQuery, TASK_QUEUES, type PipelineStatus } from '../../contracts/workflows.js';
+import { statusQuery, TASK_QUEUES, type PipelineStatus, type TrainingStatus } from '../../contracts/workflows.js';
 import type { PipelineResult } from '../../contracts/pipeline.js';
 import { ProgressView } from '../progress.js';
 import { isPortOpen, Stack } from '../stack.js';
@@ -53,15 +53,15 @@ export async function run(argv: string[]): Promise<number> {
 
   const view = new ProgressView();
   const poll = setInterval(() => {
-    handle
-      .query(statusQuery)
-      .then((s) => view.update(s as PipelineStatus))
+    liveStatus(client, handle.workflowId)
+      .then((s) => s && view.update(s))
       .catch(() => undefined);
   }, 1000);
   try {
     const result = (await handle.result()) as PipelineResult;
     clearInterval(poll);
-    view.update((await handle.query(statusQuery).catch(() => undefined)) as PipelineStatus);
+    const last = await liveStatus(client, handle.workflowId).catch(() => undefined);
+    if (last) view.update(last);
     view.close();
     printSummary(result, uiLink);
     return 0;
@@ -91,4 +91,15 @@ function printSummary(r: PipelineResult, uiLink: string): void {
     '',
   ];
   process.stdout.write(out.join('\n'));
+}
+
+/**
+ * The pipeline's status, with live step and loss from its training run while it trains (the
+ * pipeline itself hears only the gang's state changes, so that its history stays bounded).
+ */
+async function liveStatus(client: Client, workflowId: string): Promise<PipelineStatus | undefined> {
+  const s = (await client.workflow.getHandle(workflowId).query(statusQuery)) as PipelineStatus;
+  if (s.stages.train !== 'running' || !s.train.workflowId) return s;
+  const train = (await client.workflow.getHandle(s.train.workflowId).query(statusQuery).catch(() => undefined)) as TrainingStatus | undefined;
+  return train ? { ...s, train: { ...train, workflowId: s.train.workflowId } } : s;
 }

@@ -22,6 +22,7 @@ import {
 } from '../../contracts/workflows.js';
 import type { TrainNodeInput, TrainNodeResult } from '../../contracts/training.js';
 import type { TrainingRunInput } from '../../contracts/training.js';
+import { recordHistory } from '../support/histories.js';
 import { startTestServer, workflowBundle } from '../support/temporal.js';
 import { waitFor } from '../support/waitFor.js';
 import { runWithGpuWorkers } from '../support/gpuWorkers.js';
@@ -99,6 +100,8 @@ async function runTraining(id: string, activities: object, body: (h: Handle) => 
         (error) => ({ value: undefined, error }),
       );
       out = { ...r, status: (await handle.query(statusQuery)) as TrainingStatus, handle };
+      // Histories kept per release for the replay test: a gang restart, and a pause and resume.
+      if (process.env.KILN_RECORD_HISTORY && ['train-restart', 'train-pause'].includes(id)) recordHistory(id, await handle.fetchHistory());
     }),
   );
   return out;

@@ -1,0 +1,236 @@
+// A simulated month of training on a real local Temporal server: llmPipeline with inline stage
+// activities and a mock gang whose rank 0 reports progress once per simulated 10 s (259,200
+// reports), with two node losses (gang restarts), a pause and a resume, and continue-as-new of
+// the training run as its history fills. Every workflow run's history must stay under a fixed
+// bound, and the status queries must stay consistent throughout.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { ErrorType } from '../../contracts/errors.js';
+import type { PipelineResult } from '../../contracts/pipeline.js';
+import type { TrainNodeInput, TrainNodeResult } from '../../contracts/training.js';
+import {
+  pauseSignal,
+  progressSignal,
+  rendezvousQuery,
+  rendezvousSignal,
+  resumeSignal,
+  statusQuery,
+  TASK_QUEUES,
+  type PipelineStatus,
+  type TrainingStatus,
+} from '../../contracts/workflows.js';
+import type { StageResult } from '../../lib/manifest.js';
+import { runWithGpuWorkers } from '../support/gpuWorkers.js';
+import { startTestServer, workflowBundle } from '../support/temporal.js';
+import { waitFor } from '../support/waitFor.js';
+
+const REPORT_EVERY_S = 10;
+const DAYS = 30;
+const TOTAL_STEPS = (DAYS * 86_400) / REPORT_EVERY_S; // one step per report: 259,200
+const CHECKPOINT_EVERY = 2_000;
+/** Steps at which a node is lost once (rank 1 fails): two gang restarts. */
+const LOSSES = [Math.floor(TOTAL_STEPS * 0.3), Math.floor(TOTAL_STEPS * 0.7)];
+const PAUSE_AT = Math.floor(TOTAL_STEPS * 0.5);
+/** The bound every run's history must stay under. */
+const MAX_EVENTS = 10_000;
+const MAX_BYTES = 10 * 1024 * 1024;
+
+let env: TestWorkflowEnvironment;
+before(async () => void (env = await startTestServer()));
+after(async () => env?.teardown());
+
+const stageResult = (stage: string, stats: Record<string, unknown> = {}): StageResult => ({
+  stage,
+  fingerprint: stage.padEnd(64, '0'),
+  dir: `file:///a/stages/${stage}/x`,
+  manifestUri: `file:///a/stages/${stage}/x/_MANIFEST.json`,
+  outputs: [`file:///a/stages/${stage}/x/part-00000.parquet`],
+  stats,
+  reused: false,
+});
+
+const done = (stage: string) => async () => ({ done: stageResult(stage) });
+const dataActivities = {
+  async prepareRun({ config }: { config: unknown }) {
+    return { config, runUri: 'file:///a/runs/x' };
+  },
+  ingestPlan: done('ingest'),
+  cleanPlan: done('clean'),
+  dedupPlan: done('dedup'),
+  shardPlan: done('shard'),
+  async dataReportStage() { return stageResult('data-report', { html: 'file:///a/report.html' }); },
+  async tokenizerStage() { return stageResult('tokenizer', { vocabSize: 300, tokenizerUri: 'file:///a/tok.json' }); },
+  async planTraining() {
+    return { runKey: 'm'.repeat(64), trainer: { seed: 1, model: {}, train: { steps: TOTAL_STEPS }, vocabSize: 300, seqLen: 8, eosTokenId: 0 }, checkpointsUri: 'file:///a/train/m/checkpoints' };
+  },
+  async evalStage() { return stageResult('eval', { passAtK: { 'pass@1': 0 }, problems: 1, samplesUri: 's', resultsUri: 'r' }); },
+};
+
+/** The mock trainer's state shared by the gang's nodes: checkpoints, losses still to happen. */
+const trainer = { checkpoint: 0, lossesLeft: [...LOSSES], reports: 0 };
+
+/** Rank 0 reports one step per simulated 10 s, as fast as the server takes them, until stopped or done. */
+async function rank0(input: TrainNodeInput, ctx: Context, from: number): Promise<TrainNodeResult> {
+  const handle = env.client.workflow.getHandle(input.trainingWorkflowId);
+  let step = from;
+  while (step < TOTAL_STEPS) {
+    if (ctx.cancellationSignal.aborted) {
+      trainer.checkpoint = step; // a checkpoint at the step boundary, then exit (pause, continue-as-new)
+      throw ctx.cancellationSignal.reason;
+    }
+    // Reports go out a batch at a time (the server orders them); each is one simulated 10 s.
+    const batch = Math.min(25, TOTAL_STEPS - step);
+    await Promise.all(
+      Array.from({ length: batch }, (_, i) =>
+        handle.signal(progressSignal, { step: step + i + 1, totalSteps: TOTAL_STEPS, loss: 5 - (step + i) / TOTAL_STEPS, attempt: input.attempt }).catch(() => undefined),
+      ),
+    );
+    step += batch;
+    trainer.reports += batch;
+    if (step % CHECKPOINT_EVERY < batch) trainer.checkpoint = step - (step % CHECKPOINT_EVERY);
+    ctx.heartbeat(step);
+  }
+  trainer.checkpoint = TOTAL_STEPS;
+  return { rank: 0, status: 'done', step: TOTAL_STEPS, finalLoss: 4, checkpoint: `file:///a/train/m/checkpoints/step_${TOTAL_STEPS}` };
+}
+
+/** Rank 1 waits; at a planned step it is lost once (its node fails), which restarts the gang. */
+async function rank1(input: TrainNodeInput, ctx: Context): Promise<TrainNodeResult> {
+  const handle = env.client.workflow.getHandle(input.trainingWorkflowId);
+  for (;;) {
+    ctx.heartbeat();
+    await new Promise((r) => setTimeout(r, 200));
+    if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+    const s = (await handle.query(statusQuery).catch(() => undefined)) as TrainingStatus | undefined;
+    if (s?.gang === 'done' || (s && s.step >= TOTAL_STEPS)) return { rank: 1, status: 'done', step: s.step };
+    const loss = trainer.lossesLeft[0];
+    if (loss !== undefined && s && s.attempts === input.attempt && s.step >= loss) {
+      trainer.lossesLeft.shift();
+      throw ApplicationFailure.create({ type: ErrorType.NodeFailed, message: `node lost at step ${s.step} (simulated)` });
+    }
+  }
+}
+
+const gpuActivities = {
+  async trainNode(input: TrainNodeInput): Promise<TrainNodeResult> {
+    const handle = env.client.workflow.getHandle(input.trainingWorkflowId);
+    const ctx = Context.current();
+    if (input.rank === 0) {
+      await handle.signal(rendezvousSignal, { attempt: input.attempt, addr: '127.0.0.1', port: 1, checkpoint: `step_${trainer.checkpoint}` });
+      return rank0(input, ctx, trainer.checkpoint);
+    }
+    while (!(await handle.query(rendezvousQuery, input.attempt))) await new Promise((r) => setTimeout(r, 100));
+    return rank1(input, ctx);
+  },
+  async latestCheckpoint() {
+    return trainer.checkpoint > 0 ? { uri: `file:///a/train/m/checkpoints/step_${trainer.checkpoint}`, step: trainer.checkpoint } : null;
+  },
+  async trainingReport() { return { reportUri: 'file:///a/train/m/report/training.html', attempts: [] }; },
+  async exportModelStage() { return stageResult('export'); },
+  async generateSamplesStage() { return stageResult('generate', { samplesUri: 's' }); },
+  async deployModel() {
+    return { model: 'month', modelVersion: 'v', modelUri: 'm', endpoint: 'http://127.0.0.1:1', recordUri: 'file:///a/deployments/x.json', sampleCompletion: '', latencyMs: 1 };
+  },
+};
+
+interface RunFigures {
+  runId: string;
+  events: number;
+  bytes: number;
+}
+
+/** Every run (continue-as-new chain included) of a workflow id, with its history's length and size. */
+async function runsOf(workflowId: string): Promise<RunFigures[]> {
+  const out: RunFigures[] = [];
+  for await (const wf of env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+    const history = await env.client.workflow.getHandle(workflowId, wf.runId).fetchHistory();
+    out.push({ runId: wf.runId, events: history.events?.length ?? 0, bytes: Buffer.byteLength(JSON.stringify(history)) });
+  }
+  return out;
+}
+
+describe('a simulated month of training', () => {
+  it('keeps every workflow history bounded and the status queries right throughout', { timeout: 45 * 60_000 }, async () => {
+    const workflowId = 'month';
+    const trainId = `${workflowId}/train`;
+    const problems: string[] = [];
+    let polls = 0;
+    const wf = await Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUES.workflows, workflowBundle: await workflowBundle() });
+    const data = await Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUES.data, activities: dataActivities });
+    const started = Date.now();
+    const result = await wf.runUntil(
+      data.runUntil(
+        runWithGpuWorkers({ address: env.address, client: env.client, activities: gpuActivities }, async () => {
+          const handle = await env.client.workflow.start('llmPipeline', {
+            taskQueue: TASK_QUEUES.workflows,
+            workflowId,
+            args: [{ name: 'month', train: { nodes: 2, steps: TOTAL_STEPS, warmupSteps: 1, progressEverySeconds: REPORT_EVERY_S, maxGangRestarts: 3 } }],
+          });
+          // Status, polled while it trains: the pipeline's copy is what the training run reported
+          // at its last state change; it never runs ahead of the training run's own status.
+          let lastStep = 0;
+          let lastAttempt = 0;
+          const poller = (async () => {
+            for (;;) {
+              const p = (await handle.query(statusQuery).catch(() => undefined)) as PipelineStatus | undefined;
+              if (!p || p.stage === 'done') return;
+              const t = (await env.client.workflow.getHandle(trainId).query(statusQuery).catch(() => undefined)) as TrainingStatus | undefined;
+              if (p.stages.train === 'running' && t) {
+                polls++;
+                if (p.train.workflowId !== trainId) problems.push(`pipeline names training run ${p.train.workflowId}`);
+                if (p.train.attempts > t.attempts) problems.push(`pipeline attempts ${p.train.attempts} > training run's ${t.attempts}`);
+                if (p.train.gangRestarts > t.gangRestarts) problems.push(`pipeline restarts ${p.train.gangRestarts} > ${t.gangRestarts}`);
+                if (t.step > TOTAL_STEPS || t.totalSteps !== TOTAL_STEPS) problems.push(`training step ${t.step}/${t.totalSteps}`);
+                // The step goes back only when a new gang resumes from a checkpoint.
+                if (t.attempts === lastAttempt && t.step < lastStep) problems.push(`step went back from ${lastStep} to ${t.step} within attempt ${t.attempts}`);
+                if (t.attempts !== lastAttempt || t.step > lastStep) [lastStep, lastAttempt] = [t.step, t.attempts];
+              }
+              await new Promise((r) => setTimeout(r, 500));
+            }
+          })();
+          // A pause halfway through, then a resume: the gang checkpoints, waits, and starts again.
+          await waitFor('the pause point', async () => lastStep >= PAUSE_AT, 30 * 60_000, 500);
+          await handle.signal(pauseSignal);
+          await waitFor('the training run paused', async () => ((await env.client.workflow.getHandle(trainId).query(statusQuery)) as TrainingStatus).gang === 'paused', 120_000, 200);
+          await waitFor('the pipeline hears of the pause', async () => ((await handle.query(statusQuery)) as PipelineStatus).train.gang === 'paused', 30_000, 200);
+          await handle.signal(resumeSignal);
+          const r = (await handle.result()) as PipelineResult;
+          await poller;
+          return r;
+        }),
+      ),
+    );
+    const seconds = (Date.now() - started) / 1000;
+
+    const pipelineRuns = await runsOf(workflowId);
+    const trainingRuns = await runsOf(trainId);
+    const final = (await env.client.workflow.getHandle(workflowId).query(statusQuery)) as PipelineStatus;
+    console.log(
+      `simulated ${DAYS} days: ${trainer.reports} progress reports in ${seconds.toFixed(0)} s; ` +
+        `pipeline ${pipelineRuns.length} run(s), ${Math.max(...pipelineRuns.map((r) => r.events))} events max; ` +
+        `training ${trainingRuns.length} runs, ${Math.max(...trainingRuns.map((r) => r.events))} events and ` +
+        `${(Math.max(...trainingRuns.map((r) => r.bytes)) / 1024).toFixed(0)} KiB max; ${result.train.gangRestarts} restarts, ${polls} status polls`,
+    );
+
+    assert.deepEqual(problems, []);
+    assert.ok(polls > 10, `the status was polled during training (${polls})`);
+    assert.equal(result.train.steps, TOTAL_STEPS);
+    assert.equal(result.train.gangRestarts, LOSSES.length, 'one restart per lost node');
+    assert.ok(trainer.reports >= TOTAL_STEPS, `every step reported (${trainer.reports})`);
+    assert.ok(trainingRuns.length > 3, `the training run continued as new (${trainingRuns.length} runs)`);
+    assert.equal(result.train.runs, trainingRuns.length);
+    for (const run of [...pipelineRuns, ...trainingRuns]) {
+      assert.ok(run.events < MAX_EVENTS, `run ${run.runId}: ${run.events} events`);
+      assert.ok(run.bytes < MAX_BYTES, `run ${run.runId}: ${run.bytes} bytes`);
+    }
+    // The pipeline heard of state changes only: its history does not grow with the steps.
+    assert.ok(pipelineRuns[0]!.events < 500, `pipeline history: ${pipelineRuns[0]!.events} events`);
+    assert.equal(final.stage, 'done');
+    assert.equal(final.train.step, TOTAL_STEPS);
+    assert.equal(final.train.gangRestarts, LOSSES.length);
+  });
+});
