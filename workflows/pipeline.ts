@@ -4,10 +4,13 @@
  */
 import { ApplicationFailure, startChild, workflowInfo } from '@temporalio/workflow';
 import { ErrorType } from '../contracts/errors.js';
+import type { TrainingPlan } from '../activities/planTraining.js';
 import type { PipelineResult } from '../contracts/pipeline.js';
+import type { TrainingRunResult } from '../contracts/training.js';
 import { TASK_QUEUES } from '../contracts/workflows.js';
 import { ConfigError, validateConfig } from '../lib/config/validate.js';
 import type { PipelineConfig } from '../lib/config/types.js';
+import type { StageResult } from '../lib/manifest.js';
 import { dataStages } from './dataStages.js';
 import { PipelineTracker } from './pipelineStatus.js';
 import { dataStage, gpuStage, reportStage } from './proxies.js';
@@ -31,7 +34,6 @@ export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
   const { status } = tracker;
   const stage = tracker.stage.bind(tracker);
   const { workflowId } = workflowInfo();
-  const trainingWorkflowId = `${workflowId}/train`;
 
   const run = await dataStage.prepareRun({ config, workflowId });
   const cfg = run.config; // URIs resolved to absolute ones
@@ -52,32 +54,7 @@ export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
   const shards = await stage('shard', () => data.shard(dedup, tokenizer));
 
   const plan = await dataStage.planTraining({ config: cfg, shards, tokenizer });
-  const train = await stage('train', async () => {
-    status.train.workflowId = trainingWorkflowId;
-    const startPaused = status.paused;
-    tracker.training = await startChild(trainingRun, {
-      workflowId: trainingWorkflowId,
-      taskQueue: TASK_QUEUES.workflows,
-      args: [
-        {
-          runKey: plan.runKey,
-          trainer: plan.trainer,
-          shardsDir: shards.dir,
-          checkpointsUri: plan.checkpointsUri,
-          nodes: cfg.train.nodes,
-          procsPerNode: cfg.train.procsPerNode,
-          maxGangRestarts: cfg.train.maxGangRestarts,
-          progressEverySeconds: cfg.train.progressEverySeconds,
-          heartbeatTimeoutSeconds: cfg.train.heartbeatTimeoutSeconds,
-          stallTimeoutSeconds: cfg.train.stallTimeoutSeconds,
-          pipelineWorkflowId: workflowId,
-          startPaused,
-        },
-      ],
-    });
-    if (status.paused !== startPaused) tracker.forward(status.paused); // a signal that came while the child started
-    return tracker.training.result();
-  });
+  const train = await stage('train', () => trainModel(tracker, cfg, plan, shards.dir));
   tracker.training = undefined;
   if (train.reportUri) reports.training = train.reportUri; // loss and throughput curves
   Object.assign(status.train, { step: train.steps, loss: train.finalLoss, lastCheckpoint: train.checkpoint, paused: false });
@@ -94,34 +71,67 @@ export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
   );
   tracker.finish('done');
 
+  const stages = { ingest, clean, dedup, tokenizer, shards, exported, evaluation };
+  return pipelineResult(cfg.name, stages, train, deployment, reports);
+}
+
+/** Starts the training run as a child (forwarding a pause that came meanwhile) and awaits it. */
+async function trainModel(tracker: PipelineTracker, cfg: PipelineConfig, plan: TrainingPlan, shardsDir: string): Promise<TrainingRunResult> {
+  const { status } = tracker;
+  const { workflowId } = workflowInfo();
+  const trainingWorkflowId = `${workflowId}/train`;
+  status.train.workflowId = trainingWorkflowId;
+  const startPaused = status.paused;
+  tracker.training = await startChild(trainingRun, {
+    workflowId: trainingWorkflowId,
+    taskQueue: TASK_QUEUES.workflows,
+    args: [
+      {
+        runKey: plan.runKey,
+        trainer: plan.trainer,
+        shardsDir,
+        checkpointsUri: plan.checkpointsUri,
+        nodes: cfg.train.nodes,
+        procsPerNode: cfg.train.procsPerNode,
+        maxGangRestarts: cfg.train.maxGangRestarts,
+        progressEverySeconds: cfg.train.progressEverySeconds,
+        heartbeatTimeoutSeconds: cfg.train.heartbeatTimeoutSeconds,
+        stallTimeoutSeconds: cfg.train.stallTimeoutSeconds,
+        pipelineWorkflowId: workflowId,
+        startPaused,
+      },
+    ],
+  });
+  if (status.paused !== startPaused) tracker.forward(status.paused); // a signal that came while the child started
+  return tracker.training.result();
+}
+
+type Finished = Record<'ingest' | 'clean' | 'dedup' | 'tokenizer' | 'shards' | 'exported' | 'evaluation', StageResult>;
+
+/** What the run hands back: artifact locations, small stats, training, eval and deployment. */
+function pipelineResult(name: string, s: Finished, train: TrainingRunResult, deployment: PipelineResult['deployment'], reports: Record<string, string>): PipelineResult {
   return {
-    name: cfg.name,
+    name,
     artifacts: {
-      ingest: ingest.dir,
-      clean: clean.dir,
-      dedup: dedup.dir,
-      tokenizer: tokenizer.dir,
-      shards: shards.dir,
+      ingest: s.ingest.dir,
+      clean: s.clean.dir,
+      dedup: s.dedup.dir,
+      tokenizer: s.tokenizer.dir,
+      shards: s.shards.dir,
       checkpoint: train.checkpoint,
-      model: exported.dir,
-      eval: evaluation.dir,
+      model: s.exported.dir,
+      eval: s.evaluation.dir,
       deployment: deployment.recordUri,
       ...(reports.data ? { dataReport: reports.data } : {}),
       ...(train.reportUri ? { trainingReport: train.reportUri } : {}),
     },
-    stats: {
-      ingest: ingest.stats,
-      clean: clean.stats,
-      dedup: dedup.stats,
-      tokenizer: tokenizer.stats,
-      shard: shards.stats,
-    },
+    stats: { ingest: s.ingest.stats, clean: s.clean.stats, dedup: s.dedup.stats, tokenizer: s.tokenizer.stats, shard: s.shards.stats },
     train,
     eval: {
-      passAtK: evaluation.stats.passAtK as Record<string, number>,
-      problems: evaluation.stats.problems as number,
-      samplesUri: evaluation.stats.samplesUri as string,
-      resultsUri: evaluation.stats.resultsUri as string,
+      passAtK: s.evaluation.stats.passAtK as Record<string, number>,
+      problems: s.evaluation.stats.problems as number,
+      samplesUri: s.evaluation.stats.samplesUri as string,
+      resultsUri: s.evaluation.stats.resultsUri as string,
     },
     deployment,
     reports,
