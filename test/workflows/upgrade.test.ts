@@ -54,7 +54,8 @@ const gpuActivities = {
     const handle = env.client.workflow.getHandle(input.trainingWorkflowId);
     const ctx = Context.current();
     if (input.rank === 0) await handle.signal(rendezvousSignal, { attempt: input.attempt, addr: '127.0.0.1', port: 1, checkpoint: null });
-    else while (!(await handle.query(rendezvousQuery, input.attempt))) await new Promise((r) => setTimeout(r, 100));
+    // As the real node does: a query that no worker answers (mid-upgrade) is simply asked again.
+    else while (!(await handle.query(rendezvousQuery, input.attempt).catch(() => null))) await new Promise((r) => setTimeout(r, 100));
     for (let step = 1; step <= STEPS; step++) {
       await new Promise((r) => setTimeout(r, 100));
       ctx.heartbeat(step);
