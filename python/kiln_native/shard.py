@@ -27,7 +27,8 @@ shorter tail is dropped (and counted). Document text is encoded with special tok
 so a file that contains "<|endoftext|>" cannot forge a control token.
 
 MDS: one column `tokens` of encoding `ndarray:int32` (llm-foundry's convention for
-pre-tokenized text), written by streaming's own MDSWriter (index version 2), optionally zstd.
+pre-tokenized text), index version 2, optionally zstd: the bytes streaming's MDSWriter and
+merge_index write, by kiln_native.mds, which spares every worker streaming's torch import.
 Provenance: provenance.parquet beside a part's shards has one row per (sample, document piece):
 sample (index within the part's split), token_start/token_end (the piece's span in the sample),
 doc_token_start (where the piece starts in the document's token stream), repo, path, lang, fim.
@@ -40,6 +41,7 @@ stdout: {"event":"progress","docs":n} every 5,000 documents, then
 """
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -51,6 +53,7 @@ import numpy as np
 from kiln_trainer.events import FatalError, log, run_tool
 from kiln_trainer.provenance import PROVENANCE_FILE
 
+from .mds import TokenShardWriter, merge_index
 from .native_io import CONTENT_COLUMN, open_parquet, sorted_inputs
 from .tokenizer_train import SPECIAL_TOKENS
 
@@ -101,7 +104,7 @@ class Packer:
         self.buffer = np.concatenate([self.buffer, tokens])
         full = len(self.buffer) // self.seq_len
         for i in range(full):
-            self.writer.write({"tokens": self.buffer[i * self.seq_len:(i + 1) * self.seq_len]})
+            self.writer.write(self.buffer[i * self.seq_len:(i + 1) * self.seq_len])
             self._record(self.samples + i, i * self.seq_len)
         self.samples += full
         cut = full * self.seq_len
@@ -176,7 +179,8 @@ class Sharder:
             self.stats["val_docs"] += split == "val"
             plans.append((split, parts, {**source, "fim": fim}))
         to_encode = [p for _, parts, _ in plans for p in parts if p not in self.special]
-        encoded = iter(self.tokenizer.encode_batch(to_encode, add_special_tokens=False))
+        # encode_batch_fast: the same ids as encode_batch without computing character offsets.
+        encoded = iter(self.tokenizer.encode_batch_fast(to_encode, add_special_tokens=False))
         for split, parts, source in plans:
             pieces = [self.special[p] if p in self.special else np.asarray(next(encoded).ids, np.int32) for p in parts]
             packers[split].add(pieces, source)
@@ -191,6 +195,18 @@ def load_tokenizer(path: str):
         raise FatalError(f"{path}: not a readable tokenizer.json ({error})") from None
     tokenizer.encode_special_tokens = True  # text never turns into control tokens
     return tokenizer
+
+
+def cached_tokenizer(path: str):
+    """One load per worker process, not per partition (~0.1 CPU-s each for a 32k vocabulary);
+    encoding keeps no state that changes ids. Keyed by the file's mtime and size too."""
+    st = os.stat(path)
+    return _load_tokenizer_once(path, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=1)
+def _load_tokenizer_once(path: str, mtime_ns: int, size: int):
+    return load_tokenizer(path)
 
 
 def iter_documents(path: str):
@@ -214,16 +230,12 @@ def part_dirs(out: Path, part: str) -> dict:
 def shard_part(path, part, tokenizer_path, out: Path, seq_len, val_fraction, fim_rate, fim_spm_rate, seed,
                size_limit, compression=None, progress=None) -> dict:
     """Tokenize, FIM and pack one partition (one Parquet file) into out/{train,val}/<part>/."""
-    from streaming import MDSWriter
-
     dirs = part_dirs(out, part)
     for d in dirs.values():
         if d.exists() and any(d.iterdir()):
             raise FatalError(f"output directory {d} exists and is not empty")
-    sharder = Sharder(load_tokenizer(tokenizer_path), seq_len, val_fraction, fim_rate, seed, fim_spm_rate)
-    columns = {"tokens": "ndarray:int32"}
-    writers = {s: MDSWriter(out=str(d), columns=columns, size_limit=size_limit, compression=compression)
-               for s, d in dirs.items()}
+    sharder = Sharder(cached_tokenizer(tokenizer_path), seq_len, val_fraction, fim_rate, seed, fim_spm_rate)
+    writers = {s: TokenShardWriter(d, size_limit, compression) for s, d in dirs.items()}
     packers = {s: Packer(w, seq_len) for s, w in writers.items()}
     batch, reported = [], 0
     for docs in iter_documents(path):
@@ -251,17 +263,14 @@ def _shard_part_job(args):
 
 
 def merge_parts(out: Path) -> list:
-    """out/<split>/index.json over every out/<split>/part.../index.json (streaming's merge_index).
-    Returns the part names, in order."""
-    from streaming.base.util import merge_index
-
+    """out/<split>/index.json over every out/<split>/part.../index.json (streaming's merge_index
+    layout). Returns the part names, in order."""
     parts = set()
     for split in SPLITS:
         indexes = sorted((out / split).glob("*/index.json"))
         if not indexes:
             raise FatalError(f"no partitions to merge under {out / split} (expected <part>/index.json)")
-        (out / split / "index.json").unlink(missing_ok=True)  # merge_index will not overwrite it
-        merge_index([str(p) for p in indexes], str(out / split), keep_local=True)
+        merge_index(indexes, out / split)
         parts.update(p.parent.name for p in indexes)
     return sorted(parts)
 
