@@ -21,12 +21,14 @@ import { ErrorType, fatal } from '../../contracts/errors.js';
 import { DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_ON_BAD_FILE, DEFAULTS } from '../../lib/config/defaults.js';
 import type { StagePlan } from '../../contracts/fanOut.js';
 import { commitStage, joinUri, openStage, type StageResult } from '../../lib/manifest.js';
-import { listSourceFiles } from '../../lib/storage/sources.js';
+import { ParquetRowGroups } from '../../lib/parquetRowGroups.js';
+import { fileUriToPath } from '../../lib/storage/fileStore.js';
+import { listSourceFiles, type SourceFile } from '../../lib/storage/sources.js';
 import { withHeartbeat } from '../support/heartbeat.js';
 import { defaultStore, memoized } from '../support/stageIo.js';
 import { commitIngest } from './commit.js';
 import { PartIngest, partWorkDir } from './readPart.js';
-import type { IngestDeps, IngestInput, IngestProgress, IngestOptions, IngestPartSummary, IngestPlan, IngestPlanRef, PartResult } from './types.js';
+import type { IngestDeps, IngestInput, IngestProgress, IngestOptions, IngestPartSummary, IngestPlan, IngestPlanRef, PartResult, PartSpec } from './types.js';
 
 export type { IngestDeps, IngestInput, IngestPlan, IngestPlanRef, IngestProgress, OnBadFile } from './types.js';
 
@@ -70,28 +72,70 @@ export async function ingestPlan(input: IngestInput, deps?: IngestDeps): Promise
   if (opened.reused) return { done: opened.reused };
   const { reused: _, ...identity } = opened;
   // The plan (every file's URI) stays in the store: payloads carry its reference, not the list.
-  const parts = groupFiles(files.map((f) => f.size), bytesPerPart);
+  const parts = await planParts(files, bytesPerPart);
   const plan: IngestPlan = { ...identity, artifactsRoot: input.artifactsRoot, source: input.source, options, files, parts };
   const ref: IngestPlanRef = { dir: opened.dir, planUri: joinUri(opened.dir, '_work', 'plan.json') };
   await store.writeBytes(ref.planUri, JSON.stringify(plan));
   return { plan: ref, parts: parts.length };
 }
 
-/** Consecutive files into parts of at most `budget` bytes (a bigger file alone); at least one part. */
-export function groupFiles(sizes: number[], budget: number): [number, number][] {
-  const parts: [number, number][] = [];
+/**
+ * Consecutive files into parts of at most `budget` bytes. A local file bigger than that is split
+ * by row-group ranges of about `budget` bytes each (sizes estimated from its rows per row group;
+ * the footer is read here); a remote one stays one part (splitting it would download it once per
+ * part: the stores read whole objects).
+ */
+export async function planParts(files: SourceFile[], budget: number): Promise<PartSpec[]> {
+  const parts: PartSpec[] = [];
   let start = 0;
   let bytes = 0;
-  sizes.forEach((size, i) => {
-    if (i > start && bytes + size > budget) {
-      parts.push([start, i]);
-      start = i;
-      bytes = 0;
+  const flush = (end: number) => {
+    if (end > start) parts.push({ files: [start, end] });
+    start = end;
+    bytes = 0;
+  };
+  for (let i = 0; i < files.length; i++) {
+    const file = files[i]!;
+    const slices = file.size > budget ? await rowGroupSlices(file, budget) : undefined;
+    if (slices) {
+      flush(i);
+      for (const rowGroups of slices) parts.push({ files: [i, i + 1], rowGroups });
+      start = i + 1;
+      continue;
     }
-    bytes += size;
-  });
-  if (sizes.length > 0) parts.push([start, sizes.length]);
+    if (i > start && bytes + file.size > budget) flush(i);
+    bytes += file.size;
+  }
+  flush(files.length);
   return parts;
+}
+
+/** Row-group ranges of a big local file, or undefined (remote, unreadable, or one row group). */
+async function rowGroupSlices(file: SourceFile, budget: number): Promise<[number, number][] | undefined> {
+  if (!file.fetch.startsWith('file://')) return undefined;
+  let rows: number[];
+  try {
+    const reader = await ParquetRowGroups.open(fileUriToPath(file.fetch), file.uri);
+    rows = reader.rowGroupRows;
+    await reader.close();
+  } catch {
+    return undefined; // the part reads it whole and applies ingest.onBadFile
+  }
+  const total = rows.reduce((a, b) => a + b, 0);
+  if (rows.length < 2 || total === 0) return undefined;
+  const slices: [number, number][] = [];
+  let from = 0;
+  let acc = 0;
+  rows.forEach((n, g) => {
+    acc += (file.size * n) / total;
+    if (acc >= budget && g + 1 < rows.length) {
+      slices.push([from, g + 1]);
+      from = g + 1;
+      acc = 0;
+    }
+  });
+  slices.push([from, rows.length]);
+  return slices.length > 1 ? slices : undefined;
 }
 
 async function readPlan(ref: IngestPlanRef, deps?: IngestDeps): Promise<IngestPlan> {
@@ -105,10 +149,10 @@ function recordUri(dir: string, index: number): string {
 
 async function readPartOnce(plan: IngestPlan, index: number, deps?: IngestDeps, onFile?: (uri: string, soFar: PartResult) => void): Promise<PartResult> {
   const store = await defaultStore(deps);
-  const range = plan.parts[index];
-  if (!range) throw fatal(ErrorType.InvalidInput, `ingest: part ${index} is not in the plan (${plan.parts.length} parts)`);
+  const spec = plan.parts[index];
+  if (!spec) throw fatal(ErrorType.InvalidInput, `ingest: part ${index} is not in the plan (${plan.parts.length} parts)`);
   return memoized(store, recordUri(plan.dir, index), () => {
-    const reader = new PartIngest(store, plan.dir, index, plan.files.slice(...range), plan.options, deps?.http, onFile);
+    const reader = new PartIngest(store, plan.dir, index, plan.files.slice(...spec.files), plan.options, deps?.http, onFile, spec.rowGroups);
     return withHeartbeat(
       () => reader.run(),
       // The same progress shape as `kiln ingest` reports, for this part's files.

@@ -42,6 +42,8 @@ export class PartIngest {
     private readonly options: IngestOptions,
     private readonly http?: HttpStore,
     private readonly onFile?: (uri: string, soFar: PartResult) => void,
+    /** Only these row groups of the one file (a big file split over several parts). */
+    private readonly rowGroups?: [number, number],
   ) {
     this.writer = new PartitionWriter(store, partWorkDir(dir, index), options.partLimits);
     this.wanted = new Set(options.languages.map((l) => l.toLowerCase()));
@@ -67,6 +69,11 @@ export class PartIngest {
 
   rowsOut(): number {
     return [...this.writer.partitions.values()].reduce((n, p) => n + p.rowsOut, 0);
+  }
+
+  /** Whether this part counts its file (a file split over parts is counted by its first). */
+  private countsFile(): boolean {
+    return !this.rowGroups || this.rowGroups[0] === 0;
   }
 
   /** The file being read (for heartbeats), without query strings. */
@@ -117,19 +124,24 @@ export class PartIngest {
         cols = resolveSourceColumns(reader.schema, file.uri);
       } catch (err) {
         if (!isBadInput(err)) throw err;
+        if (!this.countsFile()) return; // the file's first part counts and reports it
         this.result.filesSkipped++;
         this.result.filesRead++;
         this.badInput(err, 'file');
         return;
       }
-      this.result.filesRead++;
-      this.result.bytesRead += file.size;
+      if (this.countsFile()) {
+        this.result.filesRead++;
+        this.result.bytesRead += file.size;
+      }
       if (reader.numRows === 0) {
+        if (!this.countsFile()) return;
         this.result.filesEmpty++;
         this.result.skipped.push({ uri: this.currentUri, reason: 'empty: the file holds 0 rows' });
         return;
       }
-      for (let g = 0; g < reader.rowGroupRows.length && !this.allCapped(); g++) {
+      const [from, to] = this.rowGroups ?? [0, reader.rowGroupRows.length];
+      for (let g = from; g < Math.min(to, reader.rowGroupRows.length) && !this.allCapped(); g++) {
         try {
           await this.readRowGroup(reader, g, cols, file.uri);
         } catch (err) {

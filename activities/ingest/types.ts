@@ -61,8 +61,16 @@ export interface IngestPlan {
   inputs: unknown[];
   options: IngestOptions;
   files: SourceFile[];
-  /** Part i reads files[parts[i][0]] .. files[parts[i][1] - 1]. */
-  parts: [number, number][];
+  parts: PartSpec[];
+}
+
+/**
+ * What one part reads: files[files[0]] .. files[files[1] - 1], or, for one file bigger than a
+ * part, its row groups rowGroups[0] .. rowGroups[1] - 1.
+ */
+export interface PartSpec {
+  files: [number, number];
+  rowGroups?: [number, number];
 }
 
 /** One language of one part: its rows and the part files they were written to. */

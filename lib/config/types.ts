@@ -67,7 +67,7 @@ export interface IngestConfig {
    */
   maxDocumentBytes: number | null;
   /**
-   * Ingest runs as one activity per part, in parallel over the data workers: a part is a run of consecutive source files of at most this many bytes (a bigger file is a part of its own). Smaller parts spread a dataset of many files over more workers; each part's output files are its own (parts do not share output files).
+   * Ingest runs as one activity per part, in parallel over the data workers: a part is a run of consecutive source files of at most this many bytes; a bigger local file is split by row-group ranges of about this size (a bigger remote file is a part of its own). Smaller parts spread a dataset of many files over more workers; each part's output files are its own (parts do not share output files).
    *
    * @default 268435456
    */

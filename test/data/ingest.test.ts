@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { createHash } from 'node:crypto';
@@ -231,5 +231,33 @@ describe('ingest as plan -> part(i) -> commit', () => {
     assert.deepEqual((apart.stats.per_language as Record<string, unknown>).Python, { rows_in: 12, rows_out: 6, parts: 2 });
     // The files are moved into place: nothing of the parts is left under _work/ but their records.
     assert.ok(apart.outputs.every((u) => !u.includes('/_work/')));
+  });
+});
+
+describe('ingest of a file bigger than a part', () => {
+  it('splits it by row-group ranges over several parts, with the same rows as one part', async () => {
+    const dir = tmpDir();
+    const rows = Array.from({ length: 2500 }, (_, r) => stackRow(`y = ${r}\n`, { max_stars_repo_path: `big/r${r}.py` }));
+    writeRows(join(dir, 'src/big.parquet'), rows); // 3 row groups of at most 1,000 rows
+    writeRows(join(dir, 'src/small.parquet'), [stackRow('z = 1\n', { max_stars_repo_path: 'small/z.py' })]);
+    const source = fileUri(join(dir, 'src'));
+    const paths = (r: StageResult) => r.outputs.flatMap((u) => tableToRows(readParquetTable(readFileSync(fileUriToPath(u)), u)).map((row) => row.max_stars_repo_path));
+    const run = (bytesPerPart?: number) =>
+      ingestStage({ artifactsRoot: fileUri(join(dir, `out-${bytesPerPart ?? 'default'}`)), source, languages: [], maxRowsPerLanguage: null, ...(bytesPerPart ? { bytesPerPart } : {}) });
+    const whole = await run();
+    const size = statSync(join(dir, 'src/big.parquet')).size;
+    const split = await run(Math.ceil(size / 3)); // the big file in 3 slices, the small one a part of its own
+    const record = JSON.parse(readFileSync(join(fileUriToPath(split.dir), '_work', 'plan.json'), 'utf8')) as { parts: { files: number[]; rowGroups?: number[] }[] };
+    assert.deepEqual(record.parts, [
+      { files: [0, 1], rowGroups: [0, 1] },
+      { files: [0, 1], rowGroups: [1, 2] },
+      { files: [0, 1], rowGroups: [2, 3] },
+      { files: [1, 2] },
+    ]);
+    assert.deepEqual(paths(split), paths(whole));
+    assert.equal(paths(split).length, 2501);
+    // The big file is counted once, however many parts read it.
+    assert.equal(split.stats.files_read, 2);
+    assert.equal(split.stats.bytes_read, whole.stats.bytes_read);
   });
 });
