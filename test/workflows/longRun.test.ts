@@ -31,8 +31,9 @@ import { waitFor } from '../support/waitFor.js';
 const REPORT_EVERY_S = 10;
 // Runs only when asked, KILN_SIMULATED_DAYS=30 for the month (about an hour: the reports are real
 // signals to a real server, about 80 a second on 2 cores). Not in the suite: under this sustained
-// signal load the workflow worker thread sometimes dies with Node's "async hook stack has become
-// corrupted" (sdk-typescript#939), after 20 s to several minutes, which is still being run down.
+// load the workflow worker thread dies with Node's "async hook stack has become corrupted"
+// (sdk-typescript#939), after 20 s to 35 minutes. scripts/diagnose/workflow-thread-load.ts
+// reproduces it with one small workflow when queries come in beside the signals (not without).
 const DAYS = Number(process.env.KILN_SIMULATED_DAYS ?? 3);
 const SKIP = process.env.KILN_SIMULATED_DAYS ? false : 'set KILN_SIMULATED_DAYS=N to run it (see the comment above)';
 const TOTAL_STEPS = (DAYS * 86_400) / REPORT_EVERY_S; // one step per report: 259,200
