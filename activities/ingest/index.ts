@@ -6,8 +6,9 @@
  * Source files are read row group by row group and parts are written row group by row group, so
  * memory follows the row group, not the file (remote files are spooled to local disk first).
  *
- * Spread over workers as plan -> part(i) -> commit (contracts/fanOut.ts): one part per source file
- * writes its rows under `_work/`, the commit adds the counts up and moves the files into place.
+ * Spread over workers as plan -> part(i) -> commit (contracts/fanOut.ts): each part (a run of
+ * source files up to `bytesPerPart`, or a row-group range of one bigger local file) writes its
+ * rows under `_work/`; the commit adds the counts up and moves the files into place.
  *
  * Bad input: a file that is not Parquet, lacks a required column, or has a row group that cannot be
  * decoded is skipped and counted (`onBadFile: "skip"`, the default: one broken file of a thousand
@@ -52,12 +53,15 @@ function resolveOptions(input: IngestInput, deps: IngestDeps | undefined): Inges
   return { onBadFile, maxDocumentBytes, languages: input.languages, maxRowsPerLanguage: input.maxRowsPerLanguage, partLimits };
 }
 
-/** Lists the source files and opens the stage: its committed result, or one part per file. */
+/** Lists the source files and opens the stage: its committed result, or the plan of its parts. */
 export async function ingestPlan(input: IngestInput, deps?: IngestDeps): Promise<StagePlan<IngestPlanRef>> {
   const store = await defaultStore(deps);
   const options = resolveOptions(input, deps);
   const files = await listSourceFiles(store, input.source, deps?.http);
   const bytesPerPart = input.bytesPerPart ?? DEFAULT_BYTES_PER_PART;
+  if (!(Number.isInteger(bytesPerPart) && bytesPerPart >= 1)) {
+    throw fatal(ErrorType.InvalidConfig, `Expected ingest.bytesPerPart to be a positive integer, got ${JSON.stringify(bytesPerPart)}.`);
+  }
   // Non-default part limits change the file layout, so they take part in the fingerprint.
   const params = {
     languages: input.languages,
