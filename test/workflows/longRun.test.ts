@@ -23,8 +23,8 @@ import {
   type PipelineStatus,
   type TrainingStatus,
 } from '../../contracts/workflows.js';
-import type { StageResult } from '../../lib/manifest.js';
 import { runWithGpuWorkers } from '../support/gpuWorkers.js';
+import { committedDataStages, stageResult } from '../support/mockStages.js';
 import { startTestServer, workflowBundle } from '../support/temporal.js';
 import { waitFor } from '../support/waitFor.js';
 
@@ -53,32 +53,7 @@ let env: TestWorkflowEnvironment;
 before(async () => void (SKIP || (env = await startTestServer())));
 after(async () => env?.teardown());
 
-const stageResult = (stage: string, stats: Record<string, unknown> = {}): StageResult => ({
-  stage,
-  fingerprint: stage.padEnd(64, '0'),
-  dir: `file:///a/stages/${stage}/x`,
-  manifestUri: `file:///a/stages/${stage}/x/_MANIFEST.json`,
-  outputs: [`file:///a/stages/${stage}/x/part-00000.parquet`],
-  stats,
-  reused: false,
-});
-
-const done = (stage: string) => async () => ({ done: stageResult(stage) });
-const dataActivities = {
-  async prepareRun({ config }: { config: unknown }) {
-    return { config, runUri: 'file:///a/runs/x' };
-  },
-  ingestPlan: done('ingest'),
-  cleanPlan: done('clean'),
-  dedupPlan: done('dedup'),
-  shardPlan: done('shard'),
-  async dataReportStage() { return stageResult('data-report', { html: 'file:///a/report.html' }); },
-  async tokenizerStage() { return stageResult('tokenizer', { vocabSize: 300, tokenizerUri: 'file:///a/tok.json' }); },
-  async planTraining() {
-    return { runKey: 'm'.repeat(64), trainer: { seed: 1, model: {}, train: { steps: TOTAL_STEPS }, vocabSize: 300, seqLen: 8, eosTokenId: 0 }, checkpointsUri: 'file:///a/train/m/checkpoints' };
-  },
-  async evalStage() { return stageResult('eval', { passAtK: { 'pass@1': 0 }, problems: 1, samplesUri: 's', resultsUri: 'r' }); },
-};
+const dataActivities = committedDataStages('m', TOTAL_STEPS);
 
 /** The mock trainer's state shared by the gang's nodes: checkpoints, losses still to happen. */
 const trainer = { checkpoint: 0, lossesLeft: [...LOSSES], reports: 0 };

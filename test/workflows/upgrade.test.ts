@@ -11,9 +11,9 @@ import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker
 import type { PipelineResult } from '../../contracts/pipeline.js';
 import type { TrainNodeInput, TrainNodeResult } from '../../contracts/training.js';
 import { progressSignal, rendezvousQuery, rendezvousSignal, statusQuery, TASK_QUEUES, type TrainingStatus } from '../../contracts/workflows.js';
-import type { StageResult } from '../../lib/manifest.js';
 import { workflowsPath } from '../../workers/workflowBundle.js';
 import { runWithGpuWorkers } from '../support/gpuWorkers.js';
+import { committedDataStages, stageResult } from '../support/mockStages.js';
 import { startTestServer, workflowBundle } from '../support/temporal.js';
 import { waitFor } from '../support/waitFor.js';
 
@@ -22,31 +22,7 @@ let env: TestWorkflowEnvironment;
 before(async () => void (env = await startTestServer()));
 after(async () => env?.teardown());
 
-const stageResult = (stage: string): StageResult => ({
-  stage,
-  fingerprint: stage.padEnd(64, '0'),
-  dir: `file:///a/stages/${stage}/x`,
-  manifestUri: `file:///a/stages/${stage}/x/_MANIFEST.json`,
-  outputs: [],
-  stats: { tokenizerUri: 'file:///a/tok.json', html: 'file:///a/report.html', passAtK: { 'pass@1': 0 }, problems: 1, samplesUri: 's', resultsUri: 'r' },
-  reused: false,
-});
-const done = (stage: string) => async () => ({ done: stageResult(stage) });
-const dataActivities = {
-  async prepareRun({ config }: { config: unknown }) {
-    return { config, runUri: 'file:///a/runs/x' };
-  },
-  ingestPlan: done('ingest'),
-  cleanPlan: done('clean'),
-  dedupPlan: done('dedup'),
-  shardPlan: done('shard'),
-  async dataReportStage() { return stageResult('data-report'); },
-  async tokenizerStage() { return stageResult('tokenizer'); },
-  async planTraining() {
-    return { runKey: 'u'.repeat(64), trainer: { seed: 1, model: {}, train: { steps: STEPS }, vocabSize: 300, seqLen: 8, eosTokenId: 0 }, checkpointsUri: 'file:///a/train/u/checkpoints' };
-  },
-  async evalStage() { return stageResult('eval'); },
-};
+const dataActivities = committedDataStages('u', STEPS);
 
 /** A gang that trains a step every 100 ms and reports each one. */
 const gpuActivities = {
