@@ -32,8 +32,8 @@ const REPORT_EVERY_S = 10;
 // Runs only when asked, KILN_SIMULATED_DAYS=30 for the month (about an hour: the reports are real
 // signals to a real server, about 80 a second on 2 cores). Not in the suite: under this sustained
 // load the workflow worker thread dies with Node's "async hook stack has become corrupted"
-// (sdk-typescript#939), after 20 s to 35 minutes. scripts/diagnose/workflow-thread-load.ts
-// reproduces it with one small workflow when queries come in beside the signals (not without).
+// (sdk-typescript#939), after 20 s to 35 minutes. scripts/diagnose/workflow-thread-load.ts, one
+// small workflow with signals and queries, died the same way once in two runs.
 const DAYS = Number(process.env.KILN_SIMULATED_DAYS ?? 3);
 const SKIP = process.env.KILN_SIMULATED_DAYS ? false : 'set KILN_SIMULATED_DAYS=N to run it (see the comment above)';
 const TOTAL_STEPS = (DAYS * 86_400) / REPORT_EVERY_S; // one step per report: 259,200
