@@ -8,19 +8,17 @@
  * `{train,val}/index.json` and commits the manifest. The output depends on the inputs and the
  * seed only, not on how the parts were spread over workers.
  */
-import { join } from 'node:path';
 import { ErrorType, fatal } from '../../contracts/errors.js';
 import type { StagePlan } from '../../contracts/fanOut.js';
 import type { PipelineConfig } from '../../lib/config/types.js';
 import { commitStage, joinUri, openStage, type StageResult } from '../../lib/manifest.js';
 import { store } from '../../lib/storage/index.js';
 import { withTempDir } from '../../lib/workdirs.js';
-import { fetchAll, publishDir } from '../nativeStage.js';
 import { withHeartbeat } from '../support/heartbeat.js';
-import { memoized } from '../support/stageIo.js';
 import { STAGE, stageIdentity } from './legacy.js';
-import { mergeParts, partMarker, readPartMarker } from './merge.js';
-import { countsOf, planParts, runShardTool, tokenizerFile, toolArgs, type ShardPartPlan, type ShardPartResult } from './tool.js';
+import { mergeParts, readPartMarker } from './merge.js';
+import { writePart } from './part.js';
+import { planParts, type ShardPartPlan, type ShardPartResult } from './tool.js';
 
 export { shardPartStage, shardStage, type ShardFanOut, type ShardPartInput, type ShardStageInput } from './legacy.js';
 export { planParts, type ShardPartPlan, type ShardPartResult } from './tool.js';
@@ -67,24 +65,12 @@ export async function shardPlan(input: ShardInput): Promise<StagePlan<ShardPlanR
   return { plan: ref, parts: parts.length };
 }
 
-/** One partition, written into the stage's folder. Idempotent: a retry returns the recorded result. */
+/** One partition, written into the stage's folder (./part.ts). */
 export async function shardPart(ref: ShardPlanRef, index: number): Promise<ShardPartResult> {
   const plan = await readPlan(ref);
   const part = plan.parts[index];
   if (!part) throw fatal(ErrorType.InvalidInput, `shard: part ${index} is not in the plan (${plan.parts.length} parts)`);
-  const recorded = await memoized(store, partMarker(plan.dir, part.part), () =>
-    withHeartbeat(() =>
-      withTempDir(`shard-${part.part}`, async (tmp) => {
-        const parquet = await fetchAll(part.files, join(tmp, 'in'));
-        const out = join(tmp, 'out');
-        const tok = await tokenizerFile(plan.tokenizerUri, tmp);
-        const e = await runShardTool(['--input', ...parquet, '--parts', part.part, '--no-merge', '--out', out, ...toolArgs(plan.shard, plan.seed, tok)]);
-        const outputs = await publishDir(out, plan.dir);
-        return { part: part.part, stats: countsOf(e), outputs };
-      }),
-    ),
-  );
-  return { part: recorded.part, stats: recorded.stats };
+  return writePart(plan.dir, part, plan.shard, plan.seed, plan.tokenizerUri);
 }
 
 /** Merges the parts' indexes and commits the manifest. */

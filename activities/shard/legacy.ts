@@ -13,8 +13,8 @@ import { store } from '../../lib/storage/index.js';
 import { withTempDir } from '../../lib/workdirs.js';
 import { fetchAll, publishDir } from '../nativeStage.js';
 import { withHeartbeat } from '../support/heartbeat.js';
-import { memoized } from '../support/stageIo.js';
-import { mergeParts, partMarker } from './merge.js';
+import { mergeParts } from './merge.js';
+import { writePart } from './part.js';
 import { countsOf, planParts, runShardTool, tokenizerFile, toolArgs, type ShardPartPlan, type ShardPartResult } from './tool.js';
 
 export interface ShardStageInput {
@@ -76,17 +76,5 @@ export async function shardStage(input: ShardStageInput): Promise<StageResult | 
 
 /** One partition of a fanned-out shard stage, written into the stage's folder. Idempotent. */
 export async function shardPartStage(input: ShardPartInput): Promise<ShardPartResult> {
-  const recorded = await memoized(store, partMarker(input.dir, input.part), () =>
-    withHeartbeat(() =>
-      withTempDir(`shard-${input.part}`, async (tmp) => {
-        const parquet = await fetchAll(input.files, join(tmp, 'in'));
-        const out = join(tmp, 'out');
-        const tok = await tokenizerFile(String(input.tokenizer.stats.tokenizerUri), tmp);
-        const e = await runShardTool(['--input', ...parquet, '--parts', input.part, '--no-merge', '--out', out, ...toolArgs(input.params, input.seed, tok)]);
-        const outputs = await publishDir(out, input.dir);
-        return { part: input.part, stats: countsOf(e), outputs };
-      }),
-    ),
-  );
-  return { part: recorded.part, stats: recorded.stats };
+  return writePart(input.dir, input, input.params, input.seed, String(input.tokenizer.stats.tokenizerUri));
 }
