@@ -23,10 +23,10 @@ export interface DataStages {
   shard: (dedup: StageResult, tokenizer: StageResult) => Promise<StageResult>;
 }
 
-/** The data stages of a run with its resolved config; `fanOutShape` is false only for 0.1.0 runs. */
+/** The data stages of a run with its resolved config (0.1.0 runs, without the patch marker, keep their old calls). */
 export function dataStages(cfg: PipelineConfig, workflowId: string): DataStages {
   const root = cfg.artifacts;
-  const current = patched(FAN_OUT_PATCH);
+  const current = patched(FAN_OUT_PATCH); // false only when replaying a run started on 0.1.0
   const ingestInput = {
     artifactsRoot: root,
     source: cfg.ingest.source,
