@@ -21,6 +21,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { PII_TYPES, type PiiType } from '../activities/clean/pii/types.js';
 import { readParquetTable } from '../lib/parquet.js';
 import { tableToRows } from '../lib/stackSchema.js';
@@ -452,7 +453,7 @@ function readJsonl<T>(path: string): T[] {
 const toJsonl = (rows: unknown[]): string => rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
 
 function main(): number {
-  const { values } = parseArgs({ options: { sample: { type: 'string', default: '/work/shared/data/stack-sample' } } });
+  const { values } = parseArgs({ options: { sample: { type: 'string', default: fileURLToPath(new URL('../../shared/data/stack-sample', import.meta.url)) } } });
   const all = loadFiles(values.sample!);
   const taken = new Set<string>();
   const interesting = spreadPick(all.filter((f) => INTERESTING.test(f.text)), INTERESTING_FILES, taken);

@@ -1,9 +1,9 @@
 /**
  * Builds data/tiny-corpus, the small corpus shipped with kiln so the main job runs on a fresh
- * machine without /work/shared: the Python rows of pallets/flask, pallets/click and psf/requests
+ * machine without ../shared: the Python rows of pallets/flask, pallets/click and psf/requests
  * (BSD-3-Clause, BSD-3-Clause, Apache-2.0) from the stack-sample, in The Stack's schema.
  *
- *   node --import tsx scripts/build-tiny-corpus.ts [--sample /work/shared/data/stack-sample] [--max-bytes 1500000]
+ *   node --import tsx scripts/build-tiny-corpus.ts [--sample ../shared/data/stack-sample] [--max-bytes 1500000]
  *
  * Deterministic: rows sorted by repository then path; when the file would exceed --max-bytes,
  * the largest files are left out first (ties by repository and path) until it fits.
@@ -26,7 +26,7 @@ const OUT = join(ROOT, 'data/tiny-corpus');
 const PARQUET = 'python/train-00000-of-00001.parquet';
 
 const { values } = parseArgs({
-  options: { sample: { type: 'string', default: '/work/shared/data/stack-sample' }, 'max-bytes': { type: 'string', default: '1500000' } },
+  options: { sample: { type: 'string', default: join(ROOT, '..', 'shared', 'data', 'stack-sample') }, 'max-bytes': { type: 'string', default: '1500000' } },
 });
 const sample = values.sample!;
 const maxBytes = Number(values['max-bytes']);

@@ -3,11 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { writeParquetTable } from '../../lib/parquet.js';
 import { rowsToTable, type StackRow } from '../../lib/stackSchema.js';
 import { fileUri } from '../../lib/storage/index.js';
 
-export const STACK_SAMPLE = '/work/shared/data/stack-sample';
+/** The shared Stack sample, at ../shared beside the repository (as developers and CI have it). */
+export const STACK_SAMPLE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'data', 'stack-sample');
 export const STACK_SAMPLE_URI = fileUri(STACK_SAMPLE);
 
 /** A fresh temporary folder, removed after the suite; call it in a describe body, not in a hook. */
