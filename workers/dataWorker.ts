@@ -5,9 +5,10 @@
 import { Worker } from '@temporalio/worker';
 import { createDataActivities } from '../activities/data.js';
 import { TASK_QUEUES } from '../contracts/workflows.js';
+import { kilnDataConverter, describeEncryption } from '../lib/security/dataConverter.js';
 import { connectClient, connectWorker, temporalNamespace } from './connection.js';
 import { ensureSearchAttributes } from './searchAttributes.js';
-import { workflowsPath } from './workflowBundle.js';
+import { workflowsPath, workflowWorkerOptions } from './workflowBundle.js';
 
 async function main(): Promise<void> {
   const connection = await connectWorker();
@@ -15,16 +16,17 @@ async function main(): Promise<void> {
   // The pipeline upserts KilnStage: the attribute must exist before this worker runs a workflow task.
   const client = await connectClient();
   await ensureSearchAttributes(client, namespace).finally(() => client.connection.close());
-  const workflows = await Worker.create({ connection, namespace, taskQueue: TASK_QUEUES.workflows, workflowsPath });
+  const workflows = await Worker.create({ connection, namespace, taskQueue: TASK_QUEUES.workflows, workflowsPath, dataConverter: kilnDataConverter(), ...workflowWorkerOptions });
   const data = await Worker.create({
     connection,
     namespace,
     taskQueue: TASK_QUEUES.data,
+    dataConverter: kilnDataConverter(),
     activities: createDataActivities(),
     // Stages are CPU-bound; the eval sandbox parallelises inside its activity.
     maxConcurrentActivityTaskExecutions: Number(process.env.KILN_DATA_CONCURRENCY ?? 2),
   });
-  console.error(`[data-worker ${process.pid}] polling ${TASK_QUEUES.workflows}, ${TASK_QUEUES.data}`);
+  console.error(`[data-worker ${process.pid}] polling ${TASK_QUEUES.workflows}, ${TASK_QUEUES.data}; ${describeEncryption()}`);
   await Promise.all([workflows.run(), data.run()]);
 }
 

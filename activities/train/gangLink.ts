@@ -48,12 +48,24 @@ async function awaitRendezvous(client: Client, input: TrainNodeInput): Promise<R
 }
 
 /**
+ * History length past which a node stops signalling progress. The training run continues as new
+ * at 8,000 events; a history beyond this means no workflow worker is reading it (all down), and
+ * reports would pile up towards Temporal's hard limit. The node then only heartbeats (the UI
+ * still shows its step) until a worker is back and the run has continued as new.
+ */
+export const PROGRESS_HISTORY_CEILING = 9_500;
+
+/**
  * Tells the training workflow the node's progress; a failed signal is dropped. Only the training
  * run hears it (it continues as new, so its history stays bounded); the pipeline above it learns
  * of gang state changes from the training run itself (trainingRun's reports).
+ * Returns whether the report was sent.
  */
-export async function signalProgress(client: Client, input: TrainNodeInput, progress: TrainProgress): Promise<void> {
-  await client.workflow.getHandle(input.trainingWorkflowId).signal(progressSignal, { ...progress }).catch(() => undefined);
+export async function signalProgress(client: Client, input: TrainNodeInput, progress: TrainProgress, ceiling = PROGRESS_HISTORY_CEILING): Promise<boolean> {
+  const handle = client.workflow.getHandle(input.trainingWorkflowId);
+  const length = await handle.describe().then((d) => d.historyLength, () => 0);
+  if (length >= ceiling) return false;
+  return handle.signal(progressSignal, { ...progress }).then(() => true, () => false);
 }
 
 /** Asks the training workflow how its gang is being stopped; `checkpoint` when unsure. */

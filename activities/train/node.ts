@@ -58,7 +58,7 @@ export function createTrainNode(deps: NodeDeps) {
 
       const events = new TrainerEvents(input, progress, meeting.checkpoint ?? undefined, {
         heartbeat: () => ctx.heartbeat(details()),
-        signalProgress: () => signalProgress(deps.client, input, progress),
+        signalProgress: async () => void (await signalProgress(deps.client, input, progress)),
       });
       const liveness = new TrainerLiveness(Date.now());
       const onEvent = (e: ToolEvent) => {

@@ -18,6 +18,7 @@ import { TASK_QUEUES } from '../../contracts/workflows.js';
 import type { TrainingRunInput } from '../../contracts/training.js';
 import { freePort } from './ports.js';
 import { workflowBundle } from './temporal.js';
+import { workflowWorkerOptions } from '../../workers/workflowBundle.js';
 
 export interface GangEnv {
   stack: Stack;
@@ -93,7 +94,7 @@ export async function startGang(opts: { gpuWorkers?: number; workerEnv?: Record<
     for (let i = 0; i < (opts.gpuWorkers ?? 2); i++) stack.startGpuWorker(i);
     const shardsDir = await writeTinyShards(join(home, 'shards'));
     const connection = await NativeConnection.connect({ address: stack.temporalAddress });
-    const worker = await Worker.create({ connection, taskQueue: TASK_QUEUES.workflows, workflowBundle: await workflowBundle() });
+    const worker = await Worker.create({ connection, taskQueue: TASK_QUEUES.workflows, workflowBundle: await workflowBundle(), ...workflowWorkerOptions });
     const running = worker.run();
     const client = new Client({ connection: await Connection.connect({ address: stack.temporalAddress }) });
     return {
