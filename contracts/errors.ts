@@ -30,6 +30,14 @@ export const ErrorType = {
   ToolFailed: 'KilnToolFailed',
   /** The deployed endpoint failed its smoke test. */
   SmokeTestFailed: 'KilnSmokeTestFailed',
+  /** The candidate's eval dropped below the baseline by more than `eval.gate` allows: the deploy stops. */
+  EvalGateFailed: 'KilnEvalGateFailed',
+  /** A conditional write lost its race too many times (another writer kept changing the object): retryable. */
+  Conflict: 'KilnConflict',
+  /** A service kiln drives (the gateway's admin API) is unreachable or answered 5xx: retryable. */
+  ServiceUnavailable: 'KilnServiceUnavailable',
+  /** An encrypted payload names a key this process lacks, or fails AES-GCM authentication. */
+  PayloadUndecryptable: 'KilnPayloadUndecryptable',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 
@@ -43,6 +51,8 @@ export const nonRetryableErrorTypes: ErrorType[] = [
   ErrorType.AccessDenied,
   ErrorType.TrainerFatal,
   ErrorType.GangRestartsExhausted,
+  ErrorType.EvalGateFailed,
+  ErrorType.PayloadUndecryptable,
 ];
 
 /** A failure that a person must fix: never retried. */

@@ -12,6 +12,7 @@ import { Worker } from '@temporalio/worker';
 import { createGpuActivities } from '../activities/gpu.js';
 import { stopServers } from '../activities/deploy.js';
 import { gpuWorkerQueue, TASK_QUEUES } from '../contracts/workflows.js';
+import { kilnDataConverter, describeEncryption } from '../lib/security/dataConverter.js';
 import { connectClient, connectWorker, temporalNamespace } from './connection.js';
 import { ensureSearchAttributes } from './searchAttributes.js';
 
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
         namespace,
         taskQueue,
         activities,
+        dataConverter: kilnDataConverter(),
         maxConcurrentActivityTaskExecutions: 1,
         // Cancellation (pause, a lost peer) reaches a node on its next heartbeat: keep them frequent
         // so a pause costs seconds of training, not the SDK's default 30.
@@ -65,7 +67,7 @@ async function main(): Promise<void> {
     });
   }
   process.once('exit', stopServers);
-  console.error(`[gpu-worker ${workerId}] polling ${TASK_QUEUES.gpu} and ${gpuWorkerQueue(workerId)}`);
+  console.error(`[gpu-worker ${workerId}] polling ${TASK_QUEUES.gpu} and ${gpuWorkerQueue(workerId)}; ${describeEncryption()}`);
   await Promise.all(workers.map((w) => w.run()));
   stopServers();
 }

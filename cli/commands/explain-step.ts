@@ -11,10 +11,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { ErrorType } from '../../contracts/errors.js';
 import { runPythonTool } from '../../lib/pythonTool.js';
+import { decodePayloads } from '../../lib/security/dataConverter.js';
+import { connectClient } from '../../workers/connection.js';
 import { fileUriToPath, store } from '../../lib/storage/index.js';
 import { withTempDir } from '../../lib/workdirs.js';
 import { isPortOpen } from '../stack.js';
@@ -41,14 +42,16 @@ async function runData(runId: string, address: string): Promise<RunData> {
   if (!(await isPortOpen(Number(port), host))) {
     throw new Error(`no Temporal server at ${address}: start it with \`kiln up\`, or pass --shards and --config`);
   }
-  const client = new Client({ connection: await Connection.connect({ address }) });
+  const client = await connectClient(address);
   try {
     const trainingId = runId.endsWith('/train') ? runId : `${runId}/train`;
     const history = await client.workflow.getHandle(trainingId).fetchHistory();
     const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
     const payload = started?.input?.payloads?.[0];
     if (!payload) throw new Error(`workflow ${trainingId} has no input: did run ${runId} reach training?`);
-    const input = defaultPayloadConverter.fromPayload(payload) as { shardsDir?: string; trainer?: unknown; nodes?: number; procsPerNode?: number };
+    // A raw history holds the payload as stored: encrypted when KILN_CODEC_KEYS is set.
+    const [plain] = await decodePayloads([payload]);
+    const input = defaultPayloadConverter.fromPayload(plain!) as { shardsDir?: string; trainer?: unknown; nodes?: number; procsPerNode?: number };
     if (!input.shardsDir || !input.trainer) throw new Error(`the input of ${trainingId} names no shardsDir/trainer: pass --shards and --config`);
     const worldSize = input.nodes && input.procsPerNode ? input.nodes * input.procsPerNode : undefined;
     return { shardsDir: input.shardsDir, trainer: input.trainer, worldSize };

@@ -55,8 +55,22 @@ function valueAt(root: unknown, instancePath: string): unknown {
   return cur;
 }
 
+/**
+ * An s3:// URI must name a bucket: `s3:///path` would otherwise reach the store as an empty
+ * bucket name. Which roots a worker may use is checked by the run's first activity
+ * (lib/security/roots.ts), since that depends on the worker's environment.
+ */
+function checkBuckets(c: PipelineConfig): void {
+  const uris: [string, string][] = [['artifacts', c.artifacts], ['ingest.source', c.ingest.source], ['eval.problems', c.eval.problems]];
+  for (const [field, uri] of uris) {
+    const bucket = /^s3:\/\/([^/]*)/.exec(uri)?.[1];
+    if (bucket === '') throw new ConfigError(field, `must name a bucket (s3://<bucket>/<prefix>), got ${JSON.stringify(uri)}`);
+  }
+}
+
 /** Rules that JSON Schema cannot express: relations between fields. */
 function checkRelations(c: PipelineConfig): void {
+  checkBuckets(c);
   if ((c.dedup.bands === undefined) !== (c.dedup.rows === undefined)) {
     throw new ConfigError(c.dedup.bands === undefined ? 'dedup.bands' : 'dedup.rows', 'must be set together with the other (or neither, to have them chosen for dedup.threshold)');
   }
