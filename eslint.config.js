@@ -113,7 +113,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['activities/**/*.ts', 'cli/**/*.ts', 'lib/**/*.ts', 'workers/**/*.ts', 'contracts/**/*.ts'],
+    files: ['activities/**/*.ts', 'cli/**/*.ts', 'gateway/**/*.ts', 'lib/**/*.ts', 'workers/**/*.ts', 'contracts/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': ['error', noWorkflowImports],
     },

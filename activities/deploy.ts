@@ -1,9 +1,10 @@
 /**
- * Deploys an exported model: starts the OpenAI-compatible completions server on it (a child of
- * this GPU worker, which keeps it alive), smoke-tests it (health, one completion, latency) and
- * records the deployment (model version, endpoint) in the artifact store.
- * Thin on purpose: one local server process per worker. Production serving (vLLM / TGI / Triton)
- * loads the same exported folder; see README.
+ * Deploys an exported model: prepares the engine (`deploy.engine`; for ct2 the CTranslate2
+ * conversion, checked token for token against transformers and memoized in the artifact store),
+ * starts the OpenAI-compatible completions server on it (a child of this GPU worker, which keeps
+ * it alive), smoke-tests it (health, one completion, latency) and records the deployment (model
+ * version, engine, endpoint) in the artifact store. vLLM (`deploy.engine: vllm`) serves the same
+ * exported folder on GPU workers that have it; see README, serving.
  */
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -11,11 +12,11 @@ import type { PipelineConfig } from '../lib/config/types.js';
 import { ErrorType, fatal, transient } from '../contracts/errors.js';
 import { joinUri, type StageResult } from '../lib/manifest.js';
 import { pythonEnv, pythonExecutable, pythonDir } from '../lib/python.js';
-import { EXEC_WITH_PARENT_DEATH_SIGNAL, EXIT_FATAL } from '../lib/pythonTool.js';
+import { EXEC_WITH_PARENT_DEATH_SIGNAL, EXIT_FATAL, assertSucceeded, runPythonTool } from '../lib/pythonTool.js';
 import { store } from '../lib/storage/index.js';
-import { downloadDirOnce } from '../lib/syncDir.js';
+import { downloadDirOnce, uploadDir } from '../lib/syncDir.js';
 import { cacheDir } from '../lib/workdirs.js';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cancellationSignal, withHeartbeat } from './support/heartbeat.js';
 
@@ -27,6 +28,16 @@ export interface Deployment {
   recordUri: string;
   sampleCompletion: string;
   latencyMs: number;
+  /** The engine that serves it (`deploy.engine`); absent in deployments recorded before engines. */
+  engine?: EngineRecord;
+}
+
+export interface EngineRecord {
+  kind: PipelineConfig['deploy']['engine'];
+  computeType?: string;
+  /** ct2: the conversion in the artifact store and its token-for-token check against transformers. */
+  conversionUri?: string;
+  check?: { prompts: number; tokens: number; match: boolean; reference: string };
 }
 
 interface Running {
@@ -59,8 +70,36 @@ async function assertPortFree(params: PipelineConfig['deploy']): Promise<void> {
   }
 }
 
-async function startServer(modelDir: string, name: string, params: PipelineConfig['deploy'], cancelSignal?: AbortSignal): Promise<Running> {
-  const serve = ['-m', 'kiln_native.serve', '--model', modelDir, '--host', params.host, '--port', String(params.port), '--model-name', name];
+/** The check's file, written last into a conversion: a conversion without it is unchecked. */
+const CHECK_FILE = '_CHECK.json';
+
+/**
+ * The CTranslate2 conversion of an exported model version, checked against transformers: reused
+ * from this worker's cache or the artifact store, else made here (kiln_native.engines.prepare,
+ * which renames a finished conversion into place and writes the check last) and stored with the
+ * check last. A check that fails is fatal and names the prompt.
+ */
+async function prepareCt2(artifactsRoot: string, modelDir: string, version: string, cancelSignal?: AbortSignal): Promise<{ dir: string; record: EngineRecord }> {
+  const uri = joinUri(artifactsRoot, 'engines', version, 'ct2');
+  const local = join(cacheDir('engines', version), 'ct2');
+  if (!existsSync(join(local, CHECK_FILE))) {
+    if (await store.exists(joinUri(uri, CHECK_FILE))) {
+      rmSync(local, { recursive: true, force: true });
+      await downloadDirOnce(uri, local);
+    } else {
+      const run = await runPythonTool('kiln_native.engines.prepare', ['--model', modelDir, '--out', local], { fatalType: ErrorType.InvalidInput, cancelSignal });
+      assertSucceeded('kiln_native.engines.prepare', run, cancelSignal);
+      await uploadDir(local, uri, { skip: (rel) => rel === CHECK_FILE });
+      await store.upload(join(local, CHECK_FILE), joinUri(uri, CHECK_FILE));
+    }
+  }
+  const check = JSON.parse(readFileSync(join(local, CHECK_FILE), 'utf8')) as NonNullable<EngineRecord['check']>;
+  return { dir: local, record: { kind: 'ct2', conversionUri: uri, check: { prompts: check.prompts, tokens: check.tokens, match: check.match, reference: check.reference } } };
+}
+
+async function startServer(modelDir: string, name: string, params: PipelineConfig['deploy'], ct2Dir: string | undefined, cancelSignal?: AbortSignal): Promise<Running> {
+  const engine = ['--engine', params.engine, '--threads', String(params.threads), ...(ct2Dir ? ['--ct2-dir', ct2Dir, '--compute-type', params.computeType, '--max-batch', String(params.maxBatch)] : [])];
+  const serve = ['-m', 'kiln_native.serve', '--model', modelDir, ...engine, '--host', params.host, '--port', String(params.port), '--model-name', name];
   // The server lives exactly as long as this worker, even one killed with -9.
   const child = execa(pythonExecutable(), ['-c', EXEC_WITH_PARENT_DEATH_SIGNAL, pythonExecutable(), ...serve], {
     cwd: pythonDir(),
@@ -87,9 +126,11 @@ async function startServer(modelDir: string, name: string, params: PipelineConfi
       child.kill('SIGTERM');
       reject(err);
     };
+    // vLLM loads weights and captures CUDA graphs before it listens: minutes for a large model.
+    const startS = params.engine === 'vllm' ? 900 : 120;
     const timer = setTimeout(
-      () => settle(transient(ErrorType.ToolFailed, `kiln_native.serve on ${modelDir} did not report listening within 120 s:\n${stderrTail()}`)),
-      120_000,
+      () => settle(transient(ErrorType.ToolFailed, `kiln_native.serve on ${modelDir} did not report listening within ${startS} s:\n${stderrTail()}`)),
+      startS * 1000,
     );
     const onAbort = () => settle(cancelSignal!.reason);
     if (cancelSignal?.aborted) onAbort();
@@ -151,15 +192,26 @@ async function smokeTest(endpoint: string, name: string, prompt: string): Promis
 
 export async function deployModel(input: { artifactsRoot: string; model: StageResult; name: string; params: PipelineConfig['deploy'] }): Promise<Deployment> {
   const version = input.model.fingerprint.slice(0, 16);
+  // Configs from before engines existed resolve without these fields: they served on transformers.
+  const given: Partial<PipelineConfig['deploy']> = input.params;
+  const params = { ...input.params, engine: given.engine ?? 'hf', computeType: given.computeType ?? 'float32', maxBatch: given.maxBatch ?? 32, threads: given.threads ?? 1 };
+  const key = `${version}:${params.engine}:${params.computeType}`;
   return withHeartbeat(async () => {
-    let running = servers.get(version);
+    let running = servers.get(key);
     if (running && running.child.exitCode !== null) running = undefined; // died since
+    let engine: EngineRecord = { kind: params.engine };
+    const local = await downloadDirOnce(input.model.dir, cacheDir('models', version));
+    if (!existsSync(join(local, 'config.json'))) throw fatal(ErrorType.NotFound, `No exported model (config.json) under ${input.model.dir}.`);
+    if (!running) await assertPortFree(params); // before a conversion: a clear error at once
+    let ct2Dir: string | undefined;
+    if (params.engine === 'ct2') {
+      const prepared = await prepareCt2(input.artifactsRoot, local, version, cancellationSignal());
+      ct2Dir = prepared.dir;
+      engine = { ...prepared.record, computeType: params.computeType };
+    }
     if (!running) {
-      const local = await downloadDirOnce(input.model.dir, cacheDir('models', version));
-      if (!existsSync(join(local, 'config.json'))) throw fatal(ErrorType.NotFound, `No exported model (config.json) under ${input.model.dir}.`);
-      await assertPortFree(input.params);
-      running = await startServer(local, input.name, input.params, cancellationSignal());
-      servers.set(version, running);
+      running = await startServer(local, input.name, params, ct2Dir, cancellationSignal());
+      servers.set(key, running);
     }
     const smoke = await smokeTest(running.endpoint, input.name, input.params.smokePrompt);
     const record = {
@@ -168,11 +220,12 @@ export async function deployModel(input: { artifactsRoot: string; model: StageRe
       modelUri: input.model.dir,
       endpoint: running.endpoint,
       api: 'openai-completions',
+      engine,
       smoke: { health: 'ok', prompt: input.params.smokePrompt, completion: smoke.text, latencyMs: smoke.latencyMs },
     };
     const recordUri = joinUri(input.artifactsRoot, 'deployments', input.name, `${version}.json`);
     await store.writeBytes(recordUri, JSON.stringify(record, null, 2) + '\n');
     await store.writeBytes(joinUri(input.artifactsRoot, 'deployments', input.name, 'latest.json'), JSON.stringify({ ...record, recordUri }, null, 2) + '\n');
-    return { model: input.name, modelVersion: version, modelUri: input.model.dir, endpoint: running.endpoint, recordUri, sampleCompletion: smoke.text, latencyMs: smoke.latencyMs };
+    return { model: input.name, modelVersion: version, modelUri: input.model.dir, endpoint: running.endpoint, recordUri, sampleCompletion: smoke.text, latencyMs: smoke.latencyMs, engine };
   });
 }

@@ -1,5 +1,6 @@
 // Activities of the GPU worker: training nodes, export, generation for eval, deployment.
 import { deployModel } from './deploy.js';
+import { generatePart } from './eval/run/index.js';
 import { exportModelStage } from './exportModel.js';
 import { generateSamplesStage } from './generateSamples.js';
 import { trainingReport } from './report/trainingReport.js';
@@ -15,6 +16,7 @@ export function createGpuActivities(deps: NodeDeps) {
     trainingReport,
     exportModelStage,
     generateSamplesStage,
+    generatePart,
     deployModel,
   };
 }

@@ -11,12 +11,22 @@ import { availableParallelism } from 'node:os';
 import { pythonExecutable } from '../lib/python.js';
 import { kilnHome, repoRoot } from '../lib/workdirs.js';
 import { SEARCH_ATTRIBUTES, searchAttributeCliType } from '../contracts/workflows.js';
+import { freePort } from '../lib/ports.js';
+import { DEV_GATEWAY_PORT, devGatewayEnv, gatewayDir } from './devGateway.js';
 
 export interface StackOptions {
   home?: string;
   temporalPort?: number;
   uiPort?: number;
+  /**
+   * An existing Temporal server (host:port) to run the workers against instead of starting the
+   * dev server, e.g. the PostgreSQL-backed one in the tests; `uiUrl` is then its UI's address.
+   */
+  temporalAddress?: string;
+  uiUrl?: string;
   gpuWorkers?: number;
+  /** The serving gateway's port (default 8400 when free, else any free port). */
+  gatewayPort?: number;
   /** Extra environment for every process (e.g. S3 endpoint and credentials in tests). */
   env?: Record<string, string>;
   /** Keep running after this process exits (kiln run --up). */
@@ -32,6 +42,8 @@ export interface ProcessInfo {
 export interface StackInfo {
   temporalAddress: string;
   uiUrl: string;
+  /** The serving gateway (OpenAI completions, /v1/events, /metrics). */
+  gatewayUrl?: string;
   processes: ProcessInfo[];
 }
 
@@ -72,6 +84,8 @@ export class Stack {
   readonly uiPort: number;
   readonly children = new Map<string, ChildProcess>();
   private readonly env: Record<string, string>;
+  private gatewayPort?: number;
+  private gatewayEnv: Record<string, string> = {};
 
   constructor(private readonly opts: StackOptions = {}) {
     this.home = opts.home ?? kilnHome();
@@ -80,17 +94,17 @@ export class Stack {
     this.env = {
       ...(process.env as Record<string, string>),
       KILN_HOME: this.home,
-      TEMPORAL_ADDRESS: `127.0.0.1:${this.temporalPort}`,
+      TEMPORAL_ADDRESS: opts.temporalAddress ?? `127.0.0.1:${this.temporalPort}`,
       ...opts.env,
     };
   }
 
   get temporalAddress(): string {
-    return `127.0.0.1:${this.temporalPort}`;
+    return this.opts.temporalAddress ?? `127.0.0.1:${this.temporalPort}`;
   }
 
   get uiUrl(): string {
-    return `http://localhost:${this.uiPort}`;
+    return this.opts.uiUrl ?? `http://localhost:${this.uiPort}`;
   }
 
   private spawnLogged(name: string, file: string, args: string[], env: Record<string, string> = {}): ChildProcess {
@@ -141,8 +155,34 @@ export class Stack {
     });
   }
 
+  get gatewayUrl(): string | undefined {
+    return this.gatewayPort === undefined ? undefined : `http://127.0.0.1:${this.gatewayPort}`;
+  }
+
+  /**
+   * The serving gateway as its own process (kiln gateway): workers come and go with their
+   * activities, the gateway must not drop every client's connection when one restarts. Its routes
+   * survive its own restarts in <home>/gateway/routes.json.
+   */
+  startGateway(): ChildProcess {
+    return this.spawnLogged(
+      'gateway',
+      process.execPath,
+      ['--import', 'tsx', join(repoRoot, 'cli/main.ts'), 'gateway', '--port', String(this.gatewayPort), '--state', join(gatewayDir(this.home), 'routes.json')],
+      this.gatewayEnv,
+    );
+  }
+
   async start(): Promise<StackInfo> {
-    await this.startTemporal();
+    if (this.opts.temporalAddress === undefined) await this.startTemporal();
+    const wanted = this.opts.gatewayPort ?? DEV_GATEWAY_PORT;
+    this.gatewayPort = (await isPortOpen(wanted)) ? await freePort() : wanted;
+    const gw = devGatewayEnv(this.home, this.gatewayUrl!, this.env);
+    this.gatewayEnv = gw.gateway;
+    // Workers register deployed endpoints with the gateway (activities/gateway.ts).
+    Object.assign(this.env, gw.workers);
+    this.startGateway();
+    await waitForPort(this.gatewayPort);
     this.startDataWorker();
     for (let i = 0; i < (this.opts.gpuWorkers ?? 2); i++) this.startGpuWorker(i);
     const info = this.info();
@@ -154,6 +194,7 @@ export class Stack {
     return {
       temporalAddress: this.temporalAddress,
       uiUrl: this.uiUrl,
+      gatewayUrl: this.gatewayUrl,
       processes: [...this.children.entries()].map(([name, c]) => ({ name, pid: c.pid!, log: join(this.home, 'logs', `${name}.log`) })),
     };
   }

@@ -2,7 +2,7 @@
  * llmPipeline: ingest -> clean -> dedup -> tokenizer -> shard -> train -> export -> eval -> deploy.
  * Orchestration only: every side effect is an activity; payloads carry URIs and small stats.
  */
-import { ApplicationFailure, startChild, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, startChild, workflowInfo } from '@temporalio/workflow';
 import { ErrorType } from '../contracts/errors.js';
 import type { TrainingPlan } from '../activities/planTraining.js';
 import type { PipelineResult } from '../contracts/pipeline.js';
@@ -12,6 +12,7 @@ import { ConfigError, validateConfig } from '../lib/config/validate.js';
 import type { PipelineConfig } from '../lib/config/types.js';
 import type { StageResult } from '../lib/manifest.js';
 import { dataStages } from './dataStages.js';
+import { checkEvalGate, evalStages, MULTI_LANGUAGE_EVAL_PATCH } from './eval.js';
 import { PipelineTracker } from './pipelineStatus.js';
 import { dataStage, gpuStage, reportStage } from './proxies.js';
 import { trainingRun } from './training.js';
@@ -62,18 +63,26 @@ export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
   const exported = await stage('export', () =>
     gpuStage.exportModelStage({ artifactsRoot: root, checkpoint: train.checkpoint, tokenizer }),
   );
+  // Runs started before multi-language eval (no marker) keep the single generate + eval calls.
+  const multiLanguageEval = patched(MULTI_LANGUAGE_EVAL_PATCH);
   const evaluation = await stage('eval', async () => {
+    if (multiLanguageEval) return evalStages({ artifactsRoot: root, model: exported, params: cfg.eval, seed: cfg.seed });
     const samples = await gpuStage.generateSamplesStage({ artifactsRoot: root, model: exported, params: cfg.eval, seed: cfg.seed });
     return dataStage.evalStage({ artifactsRoot: root, samples, params: cfg.eval });
   });
-  const deployment = await stage('deploy', () =>
-    gpuStage.deployModel({ artifactsRoot: root, model: exported, name: cfg.name, params: cfg.deploy }),
-  );
+  if (typeof evaluation.stats.reportUri === 'string') reports.eval = evaluation.stats.reportUri; // per-language pass@k, failures, per-problem table
+  const deployment = await stage('deploy', async () => {
+    if (multiLanguageEval) await checkEvalGate(evaluation, cfg.eval.gate);
+    return gpuStage.deployModel({ artifactsRoot: root, model: exported, name: cfg.name, params: cfg.deploy });
+  });
   tracker.finish('done');
 
   const stages = { ingest, clean, dedup, tokenizer, shards, exported, evaluation };
   return pipelineResult(cfg.name, stages, train, deployment, reports);
 }
+
+/** Release 0.3.0: the training run gets a workflow task timeout long enough to replay its history. */
+const TRAINING_TASK_TIMEOUT_PATCH = 'training-task-timeout-60s';
 
 /** Starts the training run as a child (forwarding a pause that came meanwhile) and awaits it. */
 async function trainModel(tracker: PipelineTracker, cfg: PipelineConfig, plan: TrainingPlan, shardsDir: string): Promise<TrainingRunResult> {
@@ -85,6 +94,10 @@ async function trainModel(tracker: PipelineTracker, cfg: PipelineConfig, plan: T
   tracker.training = await startChild(trainingRun, {
     workflowId: trainingWorkflowId,
     taskQueue: TASK_QUEUES.workflows,
+    // A training run's history reaches thousands of events before it continues as new; replaying
+    // it on a busy worker (after a restart or a cache eviction) can pass the default 10 s task
+    // timeout, and a task that always times out never completes. Continue-as-new keeps the value.
+    ...(patched(TRAINING_TASK_TIMEOUT_PATCH) ? { workflowTaskTimeout: '60s' } : {}),
     args: [
       {
         runKey: plan.runKey,
@@ -124,6 +137,7 @@ function pipelineResult(name: string, s: Finished, train: TrainingRunResult, dep
       deployment: deployment.recordUri,
       ...(reports.data ? { dataReport: reports.data } : {}),
       ...(train.reportUri ? { trainingReport: train.reportUri } : {}),
+      ...(typeof s.evaluation.stats.reportUri === 'string' ? { evalReport: s.evaluation.stats.reportUri } : {}),
     },
     stats: { ingest: s.ingest.stats, clean: s.clean.stats, dedup: s.dedup.stats, tokenizer: s.tokenizer.stats, shard: s.shards.stats },
     train,
@@ -132,6 +146,9 @@ function pipelineResult(name: string, s: Finished, train: TrainingRunResult, dep
       problems: s.evaluation.stats.problems as number,
       samplesUri: s.evaluation.stats.samplesUri as string,
       resultsUri: s.evaluation.stats.resultsUri as string,
+      ...(s.evaluation.stats.languages ? { languages: s.evaluation.stats.languages as NonNullable<PipelineResult['eval']['languages']> } : {}),
+      ...(s.evaluation.stats.infilling ? { infilling: s.evaluation.stats.infilling as NonNullable<PipelineResult['eval']['infilling']> } : {}),
+      ...(typeof s.evaluation.stats.reportUri === 'string' ? { reportUri: s.evaluation.stats.reportUri, metricsUri: s.evaluation.stats.metricsUri as string } : {}),
     },
     deployment,
     reports,

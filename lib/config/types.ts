@@ -34,6 +34,17 @@ export interface PipelineConfig {
   train: TrainConfig;
   eval: EvalConfig;
   deploy: DeployConfig;
+  /**
+   * The serving gateway in front of the deployed engines (`kiln gateway`; `kiln up` starts one).
+   */
+  gateway: {
+    /**
+     * After deploy, add the endpoint to the routes of the gateway named by KILN_GATEWAY_URL in the workers' environment (kiln up sets it; none set, nothing happens): the first version at weight 1, later ones at weight 0 until a rollout moves traffic to them.
+     *
+     * @default true
+     */
+    register: boolean;
+  };
 }
 export interface IngestConfig {
   /**
@@ -552,6 +563,85 @@ export interface EvalConfig {
    * @default 1024
    */
   memoryMb: number;
+  /**
+   * Languages evaluated in one run. python reads `problems`; the others read `problemsByLanguage.<lang>` or the bundled HumanEval-X file data/humaneval-x/humaneval_<lang>.jsonl.gz. `limit` applies per language.
+   *
+   * @default ["python"]
+   *
+   * @minItems 1
+   */
+  languages: [
+    'python' | 'javascript' | 'typescript' | 'go' | 'java' | 'rust' | 'cpp',
+    ...('python' | 'javascript' | 'typescript' | 'go' | 'java' | 'rust' | 'cpp')[],
+  ];
+  /**
+   * Explicit problem files per language (human-eval, HumanEval-X or MultiPL-E format), overriding the bundled ones.
+   */
+  problemsByLanguage: {
+    [k: string]: string | undefined;
+  };
+  /**
+   * The Codex paper's sampling settings. codex-pass@1: temperature 0.2, top-p 0.95, at least 20 samples, k [1]. codex-pass@10: temperature 0.8, top-p 0.95, at least 20 samples, k [1, 10]. codex-pass@100: temperature 0.8, top-p 0.95, at least 200 samples, k [1, 10, 100]. A preset sets temperature and topP, raises samplesPerProblem to its minimum and adds its k values.
+   *
+   * @default null
+   */
+  preset: 'codex-pass@1' | 'codex-pass@10' | 'codex-pass@100' | null;
+  /**
+   * Nucleus sampling when temperature > 0.
+   *
+   * @default 0.95
+   */
+  topP: number;
+  /**
+   * Sequences per forward pass during generation (left-padded, with a KV cache).
+   *
+   * @default 16
+   */
+  batchSize: number;
+  /**
+   * Problems per part: one generation activity (GPU queue) and one execution activity (data queue) each, memoized, so a lost worker redoes one part.
+   *
+   * @default 16
+   */
+  problemsPerPart: number;
+  /**
+   * Resamples of the problems for the 95% intervals of pass@k (seeded by the run's seed).
+   *
+   * @default 1000
+   */
+  bootstrapSamples: number;
+  /**
+   * HumanEval single-line infilling (the FIM paper's recipe on the canonical solutions of `problems`), scored by exact match; null to skip.
+   *
+   * @default null
+   */
+  infilling: {
+    /**
+     * First N infilling examples only; null for all.
+     *
+     * @default null
+     */
+    limit: number | null;
+  } | null;
+  /**
+   * Checked before deploy: the deploy fails (non-retryably) when any language's pass@k drops more than maxDropPoints below the baseline's.
+   *
+   * @default null
+   */
+  gate: {
+    /**
+     * A baseline eval's metrics.json or eval stage folder; null skips the gate.
+     *
+     * @default null
+     */
+    baseline: string | null;
+    /**
+     * Largest drop allowed per language, in percentage points of pass@k.
+     *
+     * @default 5
+     */
+    maxDropPoints: number;
+  } | null;
 }
 export interface DeployConfig {
   /**
@@ -568,4 +658,28 @@ export interface DeployConfig {
    * @default "def fibonacci(n):\n"
    */
   smokePrompt: string;
+  /**
+   * ct2: CTranslate2 (CPU or GPU, batched), converted from the exported folder and checked token for token against transformers at deploy. hf: transformers, one request at a time (the reference). vllm: vLLM's OpenAI server, for GPU workers with vllm installed.
+   *
+   * @default "ct2"
+   */
+  engine: 'ct2' | 'hf' | 'vllm';
+  /**
+   * ct2 only. float32 reproduces transformers' greedy tokens exactly (the deploy's check runs in float32 on CPU); int8 quantizes the weights when loading (faster, tokens may differ); float16, bfloat16 and int8_float16 are for GPU workers.
+   *
+   * @default "float32"
+   */
+  computeType: 'float32' | 'int8' | 'int8_float32' | 'float16' | 'bfloat16' | 'int8_float16';
+  /**
+   * ct2 only: sequences that share one forward pass at most.
+   *
+   * @default 32
+   */
+  maxBatch: number;
+  /**
+   * CPU threads for the engine's math (ct2, hf); 0: one per core. 1 by default: the dev stack's workers and trainers share the cores.
+   *
+   * @default 1
+   */
+  threads: number;
 }

@@ -3,10 +3,18 @@
     python -m kiln_native.sandbox --timeout 10 --memory-mb 1024 [--jobs 2] < jobs.json
 
 stdin: a JSON list of jobs {"id": str, "program": str, "scratch": optional empty dir to use as
-cwd}. stdout: one JSON line per job, in completion order:
+cwd, "language": "python" (default) | javascript | typescript | go | java | rust | cpp, "test"
+and "header": the trusted checks and their context for the other languages (sandbox_langs.py)}.
+stdout: one JSON line per job, in completion order:
 
     {"id":..,"passed":bool,"result":"passed"|"failed: <why>"|"timed out"|"exited early",
-     "exit_code":int|null,"duration_s":f,"isolation":"userns,netns,pidns,...","stderr_tail":".."}
+     "language":..,"failure":null|"compile_error"|"wrong_answer"|"timeout"|"crash"|"exited_early",
+     "toolchain":"<versions>","exit_code":int|null,"duration_s":f,"isolation":"userns,...",
+     "stderr_tail":".."}
+
+Languages other than Python compile (when they have a compile step) and run through the same
+wrapper in exec mode: the same namespaces and rlimits, per-language limits, the bin directories
+hidden from the run step (binmask), and the pass proof printed by a trusted harness.
 
 Generated code is hostile until proven otherwise. Layers, outermost first:
   - uid: when the runner is root, the program runs as nobody (65534): root is exempt from
@@ -26,6 +34,7 @@ Each result names the layers that were in force.
 import argparse
 import json
 import math
+import re
 import os
 import secrets
 import shutil
@@ -38,6 +47,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from kiln_native.sandbox_langs import LANGUAGES, language_of, passed_marker, substitute
+from kiln_native.sandbox_toolchains import version_of
 
 CHILD_SCRIPT = Path(__file__).with_name("sandbox_child.py")
 SANDBOX_UID = 65534  # nobody
@@ -173,8 +185,169 @@ def job_base_dir(iso) -> str:
     raise RuntimeError(f"no temporary directory that uid {iso.uid} can reach (tried TMPDIR, /tmp, /var/tmp)")
 
 
+def failure_of_python(passed, result):
+    """The failure class of a Python result (see SampleResult.failure on the TypeScript side)."""
+    if passed:
+        return None
+    if result == "timed out":
+        return "timeout"
+    if result == "exited early":
+        return "exited_early"
+    if result.startswith("failed: AssertionError"):
+        return "wrong_answer"
+    if result.startswith(("failed: SyntaxError", "failed: IndentationError", "failed: TabError")):
+        return "compile_error"
+    return "crash"
+
+
+def _describe_exit(exit_code, stderr_tail):
+    signum = -exit_code if exit_code < 0 else exit_code - 128 if exit_code > 128 else None
+    if signum:
+        why = {signal.SIGXCPU: " (CPU time limit)", signal.SIGXFSZ: " (file size limit)"}.get(signum, "")
+        return f"killed by {_signal_name(signum)}{why}"
+    lines = [line.strip() for line in stderr_tail.strip().splitlines() if line.strip()]
+    # The line that names the error (a stack trace's first or a compiler's), else the last one.
+    named = [line for line in lines if ERROR_LINE.search(line)]
+    line = (named or lines[-1:] or [""])[0]
+    return f"exit status {exit_code}" + (f": {line[:200]}" if line else "")
+
+
+ERROR_LINE = re.compile(r"error|Error|Exception|panicked|Assertion|FAIL|undefined")
+
+
+def _sandboxed(iso, job_dir, argv, scratch, env, memory_mb, timeout, nproc, name, writable=(), mask_bin=False,
+               pass_fds=()):
+    """Run argv under the OS layers (exec mode of the wrapper). Returns (exit code, timed out, out, err)."""
+    cmd = [*iso.prefix, iso.python, "-I", "-B", str(job_dir / "wrapper.py"), "--scratch", str(scratch),
+           "--memory-mb", str(memory_mb), "--cpu-seconds", str(math.ceil(timeout) + 1),
+           "--nproc", str(nproc), "--fsize-mb", str(FSIZE_MB)]
+    cmd += ["--readonly-fs"] * iso.readonly_fs + ["--mask-bin"] * (mask_bin and iso.readonly_fs)
+    for path in writable:
+        cmd += ["--writable", path]
+    cmd += ["--exec", *argv]
+    ids = {"user": iso.uid, "group": iso.uid, "extra_groups": []} if iso.uid is not None else {}
+    full_env = {"PATH": "/usr/local/go/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(scratch),
+                "TMPDIR": str(scratch), **env}
+    out_path, err_path = job_dir / f"{name}.stdout", job_dir / f"{name}.stderr"
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=str(job_dir), env=full_env,
+                                pass_fds=pass_fds, start_new_session=True, **ids)
+        for fd in pass_fds:
+            os.close(fd)
+        timed_out = False
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        _kill_group(proc.pid)
+        proc.wait()
+    return proc.returncode, timed_out, _tail(out_path, 65536), _tail(err_path, 4000)
+
+
+def _own_tree(path, uid, mode_dirs):
+    for root, dirs, files in os.walk(path):
+        for name in dirs:
+            os.chown(os.path.join(root, name), uid, uid)
+            os.chmod(os.path.join(root, name), mode_dirs)
+        for name in files:
+            os.chown(os.path.join(root, name), uid, uid)
+    os.chown(path, uid, uid)
+    os.chmod(path, mode_dirs)
+
+
+def _nproc(iso, language_limit):
+    """RLIMIT_NPROC for a step: per user namespace when there is one; else the uid's whole count."""
+    if iso.prefix:
+        return language_limit
+    return iso.nproc + language_limit if iso.nproc else 0
+
+
+def run_native_job(job, iso, timeout, memory_mb):
+    """Compile (when the language has a step) and run one job of a language in LANGUAGES."""
+    lang = LANGUAGES[job["language"]]
+    started = time.monotonic()
+    job_dir = Path(tempfile.mkdtemp(prefix="kiln-sandbox-", dir=job_base_dir(iso)))
+    uid = iso.uid if iso.uid is not None else os.geteuid()
+    layers = ",".join([x for x in iso.layers if x != "pyguard"] + ["binmask"] * iso.readonly_fs)
+
+    def record(passed, result, failure, exit_code=None, stderr_tail=""):
+        return {"id": job["id"], "language": lang.name, "passed": passed, "result": result, "failure": failure,
+                "exit_code": exit_code, "duration_s": round(time.monotonic() - started, 3), "isolation": layers,
+                "toolchain": version_of(lang.name), "stderr_tail": stderr_tail[-500:]}
+
+    try:
+        job_dir.chmod(0o711)
+        shutil.copyfile(CHILD_SCRIPT, job_dir / "wrapper.py")
+        (job_dir / "wrapper.py").chmod(0o644)
+        build_dir = job_dir / "build"
+        build_dir.mkdir()
+        nonce = secrets.token_hex(16)
+        build = lang.build(job, nonce, memory_mb)
+        for name, text in build.files.items():
+            (build_dir / name).parent.mkdir(parents=True, exist_ok=True)
+            (build_dir / name).write_text(text, encoding="utf-8")
+        values = {"build": str(build_dir)}
+        env = {k: substitute([v], **values)[0] for k, v in build.env.items()}
+        if build.compile:
+            _own_tree(build_dir, uid, 0o700)
+            limits = lang.compile_limits
+            code, timed_out, out, err = _sandboxed(
+                iso, job_dir, build.compile, build_dir, env, limits.memory_mb, limits.timeout_s or timeout,
+                _nproc(iso, limits.nproc), "compile", writable=build.compile_writable)
+            if timed_out or code != 0:
+                why = "timed out" if timed_out else _describe_exit(code, err + out)
+                return record(False, f"failed: compile error: {why}", "compile_error", code, err)
+        for name in build.delete_before_run:
+            (build_dir / name).unlink(missing_ok=True)
+        # The run step sees the build read-only, owned by root, whatever the isolation.
+        _own_tree(build_dir, 0 if os.geteuid() == 0 else os.geteuid(), 0o755)
+        for root, _dirs, files in os.walk(build_dir):
+            for name in files:
+                p = os.path.join(root, name)
+                os.chmod(p, (os.stat(p).st_mode & 0o111) | 0o444)
+        scratch = job_dir / "scratch"
+        scratch.mkdir()
+        os.chown(scratch, uid, uid)
+        scratch.chmod(0o700)
+        pass_fds = ()
+        if build.nonce_fd:
+            nonce_r, nonce_w = os.pipe()
+            os.write(nonce_w, nonce.encode())
+            os.close(nonce_w)
+            pass_fds = (nonce_r,)
+            values["nonce_fd"] = str(nonce_r)
+        limits = lang.run_limits
+        run_memory = (limits.memory_mb or memory_mb) + limits.extra_memory_mb
+        code, timed_out, out, err = _sandboxed(
+            iso, job_dir, substitute(build.run, **values), scratch, env, run_memory, limits.timeout_s or timeout,
+            _nproc(iso, limits.nproc), "run", mask_bin=True, pass_fds=pass_fds)
+        if timed_out:
+            return record(False, "timed out", "timeout", None, err)
+        if code == 0 and passed_marker(out, nonce):
+            return record(True, "passed", None, 0, err)
+        if code == 0:
+            return record(False, "exited early", "exited_early", 0, err)
+        both = out + "\n" + err
+        if lang.compile_error and lang.compile_error.search(both):
+            return record(False, "failed: compile error: " + _describe_exit(code, err), "compile_error", code, err)
+        if lang.wrong_answer.search(both):
+            return record(False, "failed: wrong answer: " + _describe_exit(code, err), "wrong_answer", code, err)
+        return record(False, "failed: " + _describe_exit(code, err), "crash", code, err)
+    finally:
+        shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def run_any_job(job, iso, timeout, memory_mb):
+    if language_of(job) == "python":
+        record = run_job(job, iso, timeout, memory_mb)
+        record.update(language="python", failure=failure_of_python(record["passed"], record["result"]),
+                      toolchain=version_of("python"))
+        return record
+    return run_native_job(job, iso, timeout, memory_mb)
+
+
 def run_job(job, iso, timeout, memory_mb):
-    """Run one job to completion and return its result record."""
+    """Run one Python job to completion and return its result record."""
     started = time.monotonic()
     job_dir = Path(tempfile.mkdtemp(prefix="kiln-sandbox-", dir=job_base_dir(iso)))
     try:
@@ -248,6 +421,12 @@ def parse_jobs(text):
             raise ValueError(f"job {index}: duplicate id {job['id']!r}")
         if job.get("scratch") is not None and not isinstance(job["scratch"], str):
             raise ValueError(f"job {index}: `scratch` must be a string path")
+        language = job.get("language", "python")
+        if language != "python" and language not in LANGUAGES:
+            raise ValueError(f"job {index}: unknown language {language!r} (known: python, {', '.join(LANGUAGES)})")
+        for name in ("test", "header"):
+            if job.get(name) is not None and not isinstance(job[name], str):
+                raise ValueError(f"job {index}: `{name}` must be a string")
         seen.add(job["id"])
     return jobs
 
@@ -277,9 +456,10 @@ def main(argv=None):
 
     def run_and_print(job):
         try:
-            record = run_job(job, iso, args.timeout, args.memory_mb)
+            record = run_any_job(job, iso, args.timeout, args.memory_mb)
         except Exception as error:  # noqa: BLE001 - a runner fault fails this job, not the batch
-            record = {"id": job["id"], "passed": False, "result": f"failed: sandbox error: {error}",
+            record = {"id": job["id"], "language": language_of(job), "failure": "crash",
+                      "passed": False, "result": f"failed: sandbox error: {error}",
                       "exit_code": None, "duration_s": 0.0, "isolation": ",".join(iso.layers), "stderr_tail": ""}
         with lock:
             sys.stdout.write(json.dumps(record) + "\n")

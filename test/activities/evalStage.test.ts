@@ -25,8 +25,11 @@ function jsonl(rows: unknown[]): string {
   return rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
 }
 
+// The multi-language eval's fields, at their defaults (this stage reads none of them).
+const NEW_EVAL_DEFAULTS = { languages: ['python'] as PipelineConfig['eval']['languages'], problemsByLanguage: {}, preset: null, topP: 0.95, batchSize: 16, problemsPerPart: 16, bootstrapSamples: 1000, infilling: null, gate: null };
+
 function params(problems: string, extra: Partial<PipelineConfig['eval']> = {}): PipelineConfig['eval'] {
-  return { problems, limit: null, samplesPerProblem: 2, k: [1, 2], temperature: 0, maxNewTokens: 16, timeoutSeconds: 10, memoryMb: 512, ...extra };
+  return { problems, limit: null, samplesPerProblem: 2, k: [1, 2], temperature: 0, maxNewTokens: 16, timeoutSeconds: 10, memoryMb: 512, ...NEW_EVAL_DEFAULTS, ...extra };
 }
 
 /** A committed generate stage holding `samples`, and its problems file (text as given). */

@@ -41,8 +41,11 @@ function jsonl(rows: unknown[]): string {
   return rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
 }
 
+// The multi-language eval's fields, at their defaults (this stage reads none of them).
+const NEW_EVAL_DEFAULTS = { languages: ['python'] as PipelineConfig['eval']['languages'], problemsByLanguage: {}, preset: null, topP: 0.95, batchSize: 16, problemsPerPart: 16, bootstrapSamples: 1000, infilling: null, gate: null };
+
 function params(problems: string, extra: Partial<PipelineConfig['eval']> = {}): PipelineConfig['eval'] {
-  return { problems, limit: 2, samplesPerProblem: 2, k: [1], temperature: 0.8, maxNewTokens: 8, timeoutSeconds: 5, memoryMb: 512, ...extra };
+  return { problems, limit: 2, samplesPerProblem: 2, k: [1], temperature: 0.8, maxNewTokens: 8, timeoutSeconds: 5, memoryMb: 512, ...NEW_EVAL_DEFAULTS, ...extra };
 }
 
 describe('generateSamplesStage', () => {

