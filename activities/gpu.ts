@@ -1,5 +1,6 @@
 // Activities of the GPU worker: training nodes, export, generation for eval, deployment.
 import { deployModel } from './deploy.js';
+import { registerDeployment } from './gateway.js';
 import { generatePart } from './eval/run/index.js';
 import { exportModelStage } from './exportModel.js';
 import { generateSamplesStage } from './generateSamples.js';
@@ -18,5 +19,6 @@ export function createGpuActivities(deps: NodeDeps) {
     generateSamplesStage,
     generatePart,
     deployModel,
+    registerDeployment,
   };
 }

@@ -40,6 +40,7 @@ Measures how kiln scales (issue 9 section 4). Progress goes to stderr, the table
   --bytes-per-part N   ingest.bytesPerPart on the sample (default 262144; times N/4 on the synthetic corpus)
   --pipelines N        tiny pipelines started at once (default 20)
   --steps N            training steps of each tiny pipeline (default: configs/tiny.json's, 60)
+  --nodes N            training nodes per tiny pipeline (default: configs/tiny.json's, 2); the stack has 2 GPU workers
   --artifacts MODE     per-run (each pipeline its own artifacts root), shared (one root), or both (default per-run)
   --json               print the results as JSON instead of tables
   --tables FILE        print the tables of saved results (.kiln/bench/scale-last-<parts>.json, written after every run) and exit
@@ -58,6 +59,7 @@ const { values } = parseArgs({
     'bytes-per-part': { type: 'string', default: String(256 * 1024) },
     pipelines: { type: 'string', default: '20' },
     steps: { type: 'string', default: '60' },
+    nodes: { type: 'string', default: '2' },
     artifacts: { type: 'string', default: 'per-run' },
     json: { type: 'boolean', default: false },
     tables: { type: 'string' },
@@ -89,6 +91,7 @@ const [scale] = ints(values.scale, '--scale');
 const [bytesPerPart] = ints(values['bytes-per-part'], '--bytes-per-part');
 const [pipelines] = ints(values.pipelines, '--pipelines');
 const [steps] = ints(values.steps, '--steps');
+const [nodes] = ints(values.nodes, '--nodes');
 const workers1x = ints(values.workers, '--workers');
 const workers20x = ints(values['workers-20x'], '--workers-20x');
 const cores = availableParallelism();
@@ -170,8 +173,8 @@ async function main(): Promise<void> {
   }
   if (parts.has('pipelines')) {
     for (const mode of values.artifacts === 'both' ? (['per-run', 'shared'] as const) : [values.artifacts as 'per-run' | 'shared']) {
-      log(`${pipelines} tiny pipelines at once, ${steps} training steps each, artifacts ${mode} (load ${load()})...`);
-      const r = await runPipelines({ pipelines: pipelines!, steps: steps!, artifacts: mode, scratch, log });
+      log(`${pipelines} tiny pipelines at once, ${steps} training steps on ${nodes} node(s) each, artifacts ${mode} (load ${load()})...`);
+      const r = await runPipelines({ pipelines: pipelines!, steps: steps!, nodes: nodes!, artifacts: mode, scratch, log });
       log(`  ${r.finished}/${r.pipelines} finished in ${r.totalSeconds.toFixed(0)} s`);
       results.pipelines.push(r);
       save();
@@ -247,7 +250,7 @@ function printTables(): void {
   for (const p of results.pipelines) {
     const t = p.runSeconds;
     const med = t.length ? t[Math.floor((t.length - 1) / 2)]! : NaN;
-    console.log(`\n${p.pipelines} tiny pipelines started at once (configs/tiny.json, ${p.steps} training steps, 2 CPU nodes), artifacts ${p.artifacts === 'shared' ? 'in one shared root (each run its own seed and name)' : 'each in its own root (and its own seed and name)'}`);
+    console.log(`\n${p.pipelines} tiny pipelines started at once (configs/tiny.json, ${p.steps} training steps, ${p.nodes} CPU node(s) each, 2 GPU workers), artifacts ${p.artifacts === 'shared' ? 'in one shared root (each run its own seed and name)' : 'each in its own root (and its own seed and name)'}`);
     console.log(
       table(
         ['finished', 'failed', 'run s min', 'median', 'max', 'max/median', 'total wall s', 'load before', 'load after'],

@@ -73,13 +73,21 @@ export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
   if (typeof evaluation.stats.reportUri === 'string') reports.eval = evaluation.stats.reportUri; // per-language pass@k, failures, per-problem table
   const deployment = await stage('deploy', async () => {
     if (multiLanguageEval) await checkEvalGate(evaluation, cfg.eval.gate);
-    return gpuStage.deployModel({ artifactsRoot: root, model: exported, name: cfg.name, params: cfg.deploy });
+    const deployed = await gpuStage.deployModel({ artifactsRoot: root, model: exported, name: cfg.name, params: cfg.deploy });
+    // Release 0.3.0: the deployed engine joins the gateway's routes (first version at weight 1,
+    // later ones at 0 until a rollout moves traffic); a worker without a gateway does nothing.
+    if (patched(GATEWAY_REGISTER_PATCH) && cfg.gateway?.register !== false) {
+      await gpuStage.registerDeployment({ version: deployed.modelVersion, endpoint: deployed.endpoint });
+    }
+    return deployed;
   });
   tracker.finish('done');
 
   const stages = { ingest, clean, dedup, tokenizer, shards, exported, evaluation };
   return pipelineResult(cfg.name, stages, train, deployment, reports);
 }
+
+const GATEWAY_REGISTER_PATCH = 'gateway-register';
 
 /** Release 0.3.0: the training run gets a workflow task timeout long enough to replay its history. */
 const TRAINING_TASK_TIMEOUT_PATCH = 'training-task-timeout-60s';

@@ -17,6 +17,7 @@ import { ProcSampler } from './procStats.js';
 export interface PipelinesRun {
   pipelines: number;
   steps: number;
+  nodes: number;
   /** "per-run": each run its own artifacts root; "shared": one root, each run a different seed and name. */
   artifacts: 'per-run' | 'shared';
   finished: number;
@@ -30,7 +31,7 @@ export interface PipelinesRun {
 
 const mb = (b: number) => Math.round(b / 1048576);
 
-export async function runPipelines(opts: { pipelines: number; steps: number; artifacts: 'per-run' | 'shared'; scratch: string; log: (line: string) => void }): Promise<PipelinesRun> {
+export async function runPipelines(opts: { pipelines: number; steps: number; nodes: number; artifacts: 'per-run' | 'shared'; scratch: string; log: (line: string) => void }): Promise<PipelinesRun> {
   mkdirSync(opts.scratch, { recursive: true });
   const dir = mkdtempSync(join(opts.scratch, `pipelines-${opts.artifacts}-`));
   const stack = new Stack({ home: join(dir, 'home'), temporalPort: await freePort(), uiPort: await freePort(), gpuWorkers: 2 });
@@ -57,7 +58,7 @@ export async function runPipelines(opts: { pipelines: number; steps: number; art
               name: `scale-${i}`,
               seed: 1234 + i,
               artifacts: fileUri(opts.artifacts === 'shared' ? join(dir, 'artifacts') : join(dir, `artifacts-${i}`)),
-              train: { ...(base.train as object), steps: opts.steps },
+              train: { ...(base.train as object), steps: opts.steps, nodes: opts.nodes },
             }),
           ],
         }),
@@ -83,6 +84,7 @@ export async function runPipelines(opts: { pipelines: number; steps: number; art
     return {
       pipelines: opts.pipelines,
       steps: opts.steps,
+      nodes: opts.nodes,
       artifacts: opts.artifacts,
       finished: runSeconds.length,
       failed,

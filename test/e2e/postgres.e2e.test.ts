@@ -33,9 +33,15 @@ let home: string;
 let undisturbed: PipelineResult;
 
 before(async () => {
-  pg = await startPostgresTemporal({ ui: existsSync(CHROMIUM) });
+  pg = await startPostgresTemporal({ ui: true });
   home = mkdtempSync(join(tmpdir(), 'kiln-e2e-pg-'));
-  stack = new Stack({ home, temporalAddress: pg.address, uiUrl: pg.uiUrl, gpuWorkers: 2, env: { KILN_DATA_CONCURRENCY: '2' } });
+  stack = new Stack({
+    home,
+    temporalAddress: pg.address,
+    uiUrl: pg.uiUrl,
+    gpuWorkers: 2,
+    env: { KILN_DATA_CONCURRENCY: '2', KILN_ALLOWED_ROOTS: `file://${join(home, 'artifacts')}` },
+  });
   await stack.start();
   client = new Client({ connection: await Connection.connect({ address: pg.address }) });
 });
@@ -103,8 +109,14 @@ describe('end to end on the PostgreSQL-backed Temporal server', { concurrency: f
     assert.deepEqual(listed, ['COMPLETED']);
   });
 
-  it('shows the run in the Temporal UI server beside it (headless Chromium)', { skip: !existsSync(CHROMIUM) && `no ${CHROMIUM}` }, async () => {
+  it('shows the run in the Temporal UI server beside it (its API, and the pages in headless Chromium)', async (t) => {
     assert.ok(pg.uiUrl);
+    // The UI server's own API, which its pages call: it reads this server's store.
+    const res = await fetch(`${pg.uiUrl}/api/v1/namespaces/default/workflows?query=${encodeURIComponent(`WorkflowId = 'pg-undisturbed'`)}`);
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { executions?: { execution: { workflowId: string }; type: { name: string }; status: string }[] };
+    assert.deepEqual(body.executions?.map((e) => [e.execution.workflowId, e.type.name, e.status]), [['pg-undisturbed', 'llmPipeline', 'WORKFLOW_EXECUTION_STATUS_COMPLETED']]);
+    if (!existsSync(CHROMIUM)) return t.skip(`no ${CHROMIUM} (scripts/bootstrap.sh --test installs it)`);
     await checkTemporalUi(pg.uiUrl, 'pg-undisturbed', join(home, 'ui.png'));
   });
 

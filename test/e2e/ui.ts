@@ -24,7 +24,7 @@ export async function checkTemporalUi(uiUrl: string, workflowId: string, screens
     await page.getByText('Completed').first().waitFor({ timeout: 60_000 });
     await page.getByText('Event History').first().click();
     await page.getByText('Compact', { exact: true }).first().click();
-    for (const name of ['ingestPart', 'ingestCommit', 'cleanPart', 'cleanCommit', 'dedupWorkflow', 'dataReportStage', 'tokenizerStage', 'shardPart', 'shardCommit', 'exportModelStage', 'evalPlan', 'generatePart', 'executePart', 'evalCommit', 'deployModel', 'trainingRun']) {
+    for (const name of ['ingestPart', 'ingestCommit', 'cleanPart', 'cleanCommit', 'dedupWorkflow', 'dataReportStage', 'tokenizerStage', 'shardPart', 'shardCommit', 'exportModelStage', 'evalPlan', 'generatePart', 'executePart', 'evalCommit', 'deployModel', 'registerDeployment', 'trainingRun']) {
       await page.getByText(name, { exact: true }).first().waitFor({ state: 'attached', timeout: 60_000 });
     }
     if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });

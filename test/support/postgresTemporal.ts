@@ -18,6 +18,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -92,6 +93,20 @@ async function kill(child: ChildProcess | undefined, signal: NodeJS.Signals, gra
   clearTimeout(timer);
 }
 
+/** A free port in [20000, 32768). */
+async function freeLowPort(taken: Set<number>): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_768);
+    if (taken.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
 const tail = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').slice(-3000) : '');
 
 export async function startPostgresTemporal(opts: { ui?: boolean } = {}): Promise<PostgresTemporal> {
@@ -147,7 +162,10 @@ export async function startPostgresTemporal(opts: { ui?: boolean } = {}): Promis
     }
 
     // 3. A single-node server config (all four services in one process), every port free.
-    const ports = Object.fromEntries(await Promise.all(['frontend', 'frontendHttp', 'frontendMembership', 'history', 'historyMembership', 'matching', 'matchingMembership', 'worker', 'workerMembership'].map(async (k) => [k, await freePort()] as const)));
+    //    Membership ports go into a smallint column (cluster_membership.rpc_port): below 32768,
+    //    where the OS's own free ports (the ephemeral range) are not.
+    const ports = Object.fromEntries(await Promise.all(['frontend', 'frontendHttp', 'history', 'matching', 'worker'].map(async (k) => [k, await freePort()] as const)));
+    for (const k of ['frontendMembership', 'historyMembership', 'matchingMembership', 'workerMembership']) ports[k] = await freeLowPort(new Set(Object.values(ports)));
     const address = `127.0.0.1:${ports.frontend}`;
     const dynamicConfig = join(dir, 'dynamicconfig.yaml');
     writeFileSync(dynamicConfig, stringify({
@@ -187,8 +205,10 @@ export async function startPostgresTemporal(opts: { ui?: boolean } = {}): Promis
     const launch = async () => {
       server = spawnLogged(temporalServerBinary(), ['--config-file', configFile, '--allow-no-auth', 'start'], serverLog);
       const started = server;
+      let exited = false;
+      started.once('exit', () => (exited = true));
       await waitFor('the Temporal server serving', async () => {
-        if (started.exitCode !== null) throw new Error('exited');
+        if (exited) return true;
         const conn = await Connection.connect({ address, connectTimeout: 2_000 });
         try {
           await conn.workflowService.getSystemInfo({});
@@ -199,6 +219,7 @@ export async function startPostgresTemporal(opts: { ui?: boolean } = {}): Promis
       }, 120_000, 250).catch((err: Error) => {
         throw new Error(`temporal-server did not come up (${err.message}); its log:\n${tail(serverLog)}`);
       });
+      if (exited) throw new Error(`temporal-server exited during start-up; its log:\n${tail(serverLog)}`);
     };
     await launch();
 

@@ -95,6 +95,7 @@ function activities(calls: string[], hold?: { release: Promise<void> }) {
       record('deploy');
       return { model: 'wf-test', modelVersion: 'v', modelUri: 'm', endpoint: 'http://127.0.0.1:1', recordUri: 'file:///a/deployments/x.json', sampleCompletion: '  return n', latencyMs: 3 };
     },
+    async registerDeployment(input: { version: string; endpoint: string }) { record(`register:${input.version}@${input.endpoint}`); return { routes: [] }; },
   };
   return { data, gpu };
 }
@@ -159,7 +160,7 @@ describe('llmPipeline', () => {
     assert.ok(calls.indexOf('evalCommit') > Math.max(calls.indexOf('executePart:0'), calls.indexOf('executePart:1')));
     assert.deepEqual(
       calls.filter((c) => !c.startsWith('trainNode') && !c.startsWith('ingestPart') && c !== 'ingestCommit' && !/^(generate|execute)Part:/.test(c)),
-      ['prepareRun', 'ingest', 'clean', 'dedup', 'dataReport', 'tokenizer', 'shard', 'planTraining', 'export', 'evalPlan', 'evalCommit', 'deploy'],
+      ['prepareRun', 'ingest', 'clean', 'dedup', 'dataReport', 'tokenizer', 'shard', 'planTraining', 'export', 'evalPlan', 'evalCommit', 'deploy', 'register:v@http://127.0.0.1:1'],
     );
     assert.deepEqual(calls.filter((c) => c.startsWith('trainNode')).sort(), ['trainNode:0:1', 'trainNode:1:1']);
     assert.equal(result.train.finalLoss, 2.5);

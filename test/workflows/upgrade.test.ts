@@ -47,6 +47,7 @@ const gpuActivities = {
   async deployModel() {
     return { model: 'u', modelVersion: 'v', modelUri: 'm', endpoint: 'http://127.0.0.1:1', recordUri: 'file:///a/deployments/x.json', sampleCompletion: '', latencyMs: 1 };
   },
+  async registerDeployment() { return { routes: [] }; },
 };
 
 async function nextReleaseBundle() {
