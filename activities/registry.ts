@@ -20,6 +20,8 @@ export interface RegisterPipelineModelInput {
   train: { steps?: number; finalLoss?: number; checkpoint?: string; reportUri?: string };
   evaluation: StageResult;
   deployment: { endpoint: string; recordUri?: string; engine?: string };
+  /** The version id: the deploy stage's (and so the gateway route's); default the export's short fingerprint. */
+  version?: string;
 }
 
 function evalScores(evaluation: StageResult): EvalScores {
@@ -32,7 +34,7 @@ function evalScores(evaluation: StageResult): EvalScores {
 }
 
 export async function registerPipelineModel(input: RegisterPipelineModelInput): Promise<{ version: string; created: boolean }> {
-  const version = input.exported.fingerprint;
+  const version = input.version ?? input.exported.fingerprint.slice(0, 16);
   const { created } = await registerVersion(input.artifactsRoot, {
     name: input.name,
     version,

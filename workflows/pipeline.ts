@@ -81,6 +81,24 @@ export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
     }
     return deployed;
   });
+  // Release 0.3.0: every deployed model becomes a version in the registry, with its lineage and
+  // per-language eval scores, for `kiln models` and rollouts. A failure here is reported, not fatal.
+  if (patched(REGISTER_MODEL_PATCH)) {
+    await dataStage
+      .registerPipelineModel({
+        artifactsRoot: root,
+        name: cfg.name,
+        workflowId,
+        version: deployment.modelVersion,
+        exported,
+        tokenizer,
+        dataStages: [ingest, clean, dedup, shards],
+        train: { steps: train.steps, finalLoss: train.finalLoss, checkpoint: train.checkpoint, ...(train.reportUri ? { reportUri: train.reportUri } : {}) },
+        evaluation,
+        deployment: { endpoint: deployment.endpoint, recordUri: deployment.recordUri, ...(deployment.engine ? { engine: deployment.engine.kind } : {}) },
+      })
+      .catch((err: unknown) => void (reports.registryError = String((err as { cause?: Error }).cause?.message ?? (err as Error).message ?? err)));
+  }
   tracker.finish('done');
 
   const stages = { ingest, clean, dedup, tokenizer, shards, exported, evaluation };
@@ -88,6 +106,7 @@ export async function llmPipeline(rawConfig: unknown): Promise<PipelineResult> {
 }
 
 const GATEWAY_REGISTER_PATCH = 'gateway-register';
+const REGISTER_MODEL_PATCH = 'register-model-version';
 
 /** Release 0.3.0: the training run gets a workflow task timeout long enough to replay its history. */
 const TRAINING_TASK_TIMEOUT_PATCH = 'training-task-timeout-60s';

@@ -139,7 +139,7 @@ describe('end to end on the PostgreSQL-backed Temporal server', { concurrency: f
     const training = client.workflow.getHandle(`${id}/train`);
     const atKill = await waitFor('training past the first checkpoint', async () => {
       const s = (await training.query(statusQuery)) as TrainingStatus;
-      return s.gang === 'running' && s.lastCheckpointStep && s.step > CHECKPOINT_EVERY + 5 ? s : undefined;
+      return s.gang === 'running' && s.lastCheckpoint && s.step > CHECKPOINT_EVERY + 5 ? s : undefined;
     }, 600_000, 100);
     const trainRecovery = await crashServer('mid-training', async () => {
       const s = (await training.query(statusQuery)) as TrainingStatus;

@@ -99,7 +99,7 @@ before(() => void (dir = mkdtempSync(join(tmpdir(), 'kiln-registry-'))));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 registrySuite('file://', () => fileUri(join(dir, 'artifacts')), (root) => {
-  it("registers a pipeline run's model: version = export fingerprint, lineage, eval scores, deploy records", async () => {
+  it("registers a pipeline run's model: version = the export's short fingerprint (the deploy stage's), lineage, eval scores, deploy records", async () => {
     const stage = (name: string, fp: string, stats: Record<string, unknown> = {}): StageResult => ({ stage: name, fingerprint: fp, dir: `${root()}/stages/${name}/${fp}`, manifestUri: `${root()}/stages/${name}/${fp}/_MANIFEST.json`, outputs: [], stats, reused: false });
     const input = {
       artifactsRoot: root(),

@@ -34,6 +34,9 @@ export function committedDataStages(runKey: string, steps: number) {
       return { runKey: runKey.repeat(64).slice(0, 64), trainer: { seed: 1, model: {}, train: { steps }, vocabSize: 300, seqLen: 8, eosTokenId: 0 }, checkpointsUri: `file:///a/train/${runKey}/checkpoints` };
     },
     evalPlan: done('eval'),
+    async registerPipelineModel() {
+      return { version: 'v', created: true };
+    },
     async evalStage() {
       return stageResult('eval', { passAtK: { 'pass@1': 0 }, problems: 1, samplesUri: 's', resultsUri: 'r' });
     },

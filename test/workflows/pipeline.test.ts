@@ -59,6 +59,7 @@ function activities(calls: string[], hold?: { release: Promise<void> }) {
     },
     async evalStage() { record('evalStage'); return stageResult('eval', { passAtK: { 'pass@1': 0 }, problems: 3, samplesUri: 's', resultsUri: 'r' }); },
     // Eval fans out (workflows/eval.ts): plan, then per part generation (GPU) and execution, then the commit.
+    async registerPipelineModel(input: { version?: string }) { record(`registry:${input.version}`); return { version: input.version ?? '', created: true }; },
     async evalPlan() { record('evalPlan'); return { plan: { dir: 'file:///a/stages/eval/x' }, parts: 2 }; },
     async executePart(_plan: unknown, index: number) { record(`executePart:${index}`); return { index }; },
     async evalCommit() {
@@ -160,7 +161,7 @@ describe('llmPipeline', () => {
     assert.ok(calls.indexOf('evalCommit') > Math.max(calls.indexOf('executePart:0'), calls.indexOf('executePart:1')));
     assert.deepEqual(
       calls.filter((c) => !c.startsWith('trainNode') && !c.startsWith('ingestPart') && c !== 'ingestCommit' && !/^(generate|execute)Part:/.test(c)),
-      ['prepareRun', 'ingest', 'clean', 'dedup', 'dataReport', 'tokenizer', 'shard', 'planTraining', 'export', 'evalPlan', 'evalCommit', 'deploy', 'register:v@http://127.0.0.1:1'],
+      ['prepareRun', 'ingest', 'clean', 'dedup', 'dataReport', 'tokenizer', 'shard', 'planTraining', 'export', 'evalPlan', 'evalCommit', 'deploy', 'register:v@http://127.0.0.1:1', 'registry:v'],
     );
     assert.deepEqual(calls.filter((c) => c.startsWith('trainNode')).sort(), ['trainNode:0:1', 'trainNode:1:1']);
     assert.equal(result.train.finalLoss, 2.5);

@@ -25,6 +25,7 @@ import { simulateUsers, type SimulationResult } from '../../lib/simulate/users.j
 import { fileUri, fileUriToPath } from '../../lib/storage/index.js';
 import { repoRoot } from '../../lib/workdirs.js';
 import { startFakeEngine, type FakeEngine } from '../gateway/fakeEngine.js';
+import { recordHistory } from '../support/histories.js';
 import { startTestServer, workflowBundle } from '../support/temporal.js';
 
 const CLIENT_KEY = 'sk-sim-4b1d9e7f2c6a8035';
@@ -130,7 +131,9 @@ describe('modelRollout (Temporal, kiln gateway, simulated users)', () => {
         data.runUntil(async () => {
           const handle = await env.client.workflow.start('modelRollout', { taskQueue: TASK_QUEUES.workflows, workflowId: id, args: [args] });
           await drive?.(handle);
-          return (await handle.result()) as RolloutResult;
+          const result = (await handle.result()) as RolloutResult;
+          if (process.env.KILN_RECORD_HISTORY && ['rollout-better', 'rollout-worse', 'rollout-signals'].includes(id)) recordHistory(id, await handle.fetchHistory());
+          return result;
         }),
       );
     } finally {
