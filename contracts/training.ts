@@ -109,6 +109,11 @@ export interface TrainingRunInput {
   stallTimeoutSeconds?: number;
   /** Once rank 0 is done, how long the other ranks may take to exit before they are stopped. Default 120. */
   finishGraceSeconds?: number;
+  /**
+   * A gang that has claimed only part of its workers after this long lets them go and tries again
+   * after a random 5-15 s, so that gangs sharing a pool cannot each hold part of it forever. Default 60.
+   */
+  placementTimeoutSeconds?: number;
   /** Continue as new once the history holds this many events (or the server suggests it). Default 8,000 (10,000 for runs started on 0.1.0). */
   maxHistoryEvents?: number;
   /** What a run that continued as new hands to the next one. */

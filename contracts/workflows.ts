@@ -47,6 +47,8 @@ export interface TrainingStatus extends TrainProgress {
   stopMode?: 'checkpoint' | 'kill';
   /** The worker each rank of the current gang runs on (placement). */
   placement?: string[];
+  /** Placements given up (part of the pool held past placementTimeoutSeconds) and tried again. */
+  placementRetries?: number;
   /** Runs of this training workflow so far (continue-as-new keeps the workflow id). */
   runs?: number;
 }

@@ -1,10 +1,10 @@
 // One gang attempt: place every rank on a distinct GPU worker, run the nodes, and collect how
 // each one ended. The first failure kills the rest; a rank still running after rank 0 is done is
 // stopped after the grace time.
-import { CancellationScope, condition, isCancellation, sleep, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, patched, sleep, workflowInfo } from '@temporalio/workflow';
 import type { NodeFailure } from '../contracts/failures.js';
 import type { TrainingRunInput, TrainNodeInput, TrainNodeResult } from '../contracts/training.js';
-import { claimWorker, nodeOn } from './trainingProxies.js';
+import { claimWorker, claimWorkerReleasing, nodeOn } from './trainingProxies.js';
 import type { TrainingTracker } from './trainingTracker.js';
 
 export interface GangOutcome {
@@ -30,6 +30,38 @@ function nodeInput(input: TrainingRunInput, rank: number, attempt: number): Trai
   };
 }
 
+/** Release 0.3.0: a partial placement is given up after a while instead of held forever. */
+const PLACEMENT_RELEASE_PATCH = 'placement-release';
+
+/**
+ * Claims a worker per rank. Two gangs that each hold part of a shared pool would wait for each
+ * other forever; so a placement still partial after placementTimeoutSeconds cancels its claims,
+ * waits until they have let go, and tries again after a random 5-15 s (workflow randomness:
+ * replayed exactly, different per run). False when the history is long: continue as new first.
+ */
+async function placeReleasing(tracker: TrainingTracker, input: TrainingRunInput, attempt: number): Promise<boolean> {
+  const { claims, status } = tracker;
+  const trainingWorkflowId = workflowInfo().workflowId;
+  const timeoutMs = (input.placementTimeoutSeconds ?? 60) * 1000;
+  for (;;) {
+    const placing = new CancellationScope();
+    const pending = Array.from({ length: input.nodes }, (_, rank) =>
+      placing.run(() => claimWorkerReleasing({ trainingWorkflowId, attempt, rank })).catch(() => undefined),
+    );
+    const placed = await condition(() => claims.size === input.nodes, timeoutMs);
+    placing.cancel();
+    if (placed) return true;
+    await Promise.all(pending); // every claim has ended: no late claim signal, workers free
+    claims.clear();
+    status.placementRetries = (status.placementRetries ?? 0) + 1;
+    if (tracker.historyIsLong()) {
+      tracker.continuing = true;
+      return false;
+    }
+    await sleep(5_000 + Math.floor(Math.random() * 10_000));
+  }
+}
+
 export async function runGang(tracker: TrainingTracker, input: TrainingRunInput, attempt: number): Promise<GangOutcome> {
   const { status, claims } = tracker;
   const workflowId = workflowInfo().workflowId;
@@ -42,12 +74,16 @@ export async function runGang(tracker: TrainingTracker, input: TrainingRunInput,
   try {
     settled = await scope.run(async () => {
       // Placement: one claim per rank; claims hold their workers until all ranks have one.
-      const placing = new CancellationScope();
-      for (const rank of ranks) {
-        placing.run(() => claimWorker({ trainingWorkflowId: workflowId, attempt, rank })).catch(() => undefined);
+      if (patched(PLACEMENT_RELEASE_PATCH)) {
+        if (!(await placeReleasing(tracker, input, attempt))) return []; // continuing as new
+      } else {
+        const placing = new CancellationScope();
+        for (const rank of ranks) {
+          placing.run(() => claimWorker({ trainingWorkflowId: workflowId, attempt, rank })).catch(() => undefined);
+        }
+        await condition(() => claims.size === input.nodes);
+        placing.cancel();
       }
-      await condition(() => claims.size === input.nodes);
-      placing.cancel();
       status.placement = ranks.map((rank) => claims.get(rank)!.workerId);
       status.gang = 'running';
       tracker.report();

@@ -14,6 +14,18 @@ export const { claimWorker } = proxyActivities<GpuActivities>({
   cancellationType: ActivityCancellationType.TRY_CANCEL,
 });
 
+/**
+ * Release 0.3.0: claims whose cancellation the workflow waits for, so that a placement given up
+ * has let go of its workers (and sent its last claim signal) before the next one starts.
+ */
+export const { claimWorker: claimWorkerReleasing } = proxyActivities<GpuActivities>({
+  taskQueue: TASK_QUEUES.gpu,
+  startToCloseTimeout: '7 days',
+  heartbeatTimeout: '15 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds' },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+
 /** The node activity on one worker's own queue. */
 export function nodeOn(taskQueue: string, heartbeatTimeoutSeconds: number) {
   return proxyActivities<GpuActivities>({

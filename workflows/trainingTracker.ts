@@ -27,6 +27,8 @@ const DEFAULT_MAX_HISTORY_EVENTS = 8_000;
 const HISTORY_PATCH = 'continue-as-new-at-8000';
 /** Release 0.2.0: the run reports gang state changes to its parent (nodes no longer signal it). */
 export const REPORT_PATCH = 'report-to-parent';
+/** Release 0.3.0: a report older than the last applied one of the same gang is dropped. */
+const ORDER_PATCH = 'progress-in-order';
 
 export class TrainingTracker {
   readonly status: TrainingStatus;
@@ -40,6 +42,9 @@ export class TrainingTracker {
   private readonly stepStride: number;
   private publishedStep = -1;
   private readonly reportsToParent: boolean;
+  private readonly ordersReports: boolean;
+  /** The gang attempt of the last report applied. */
+  private reportAttempt: number | undefined;
 
   constructor(input: TrainingRunInput) {
     this.status = input.carried?.status ?? {
@@ -58,6 +63,7 @@ export class TrainingTracker {
     upsertSearchAttributes([{ key: kilnStageAttribute, value: 'train' }]);
     this.publishStep(true);
     this.reportsToParent = patched(REPORT_PATCH);
+    this.ordersReports = patched(ORDER_PATCH);
 
     setHandler(statusQuery, () => status);
     setHandler(rendezvousSignal, (r) => void this.rendezvous.set(r.attempt, r));
@@ -67,6 +73,10 @@ export class TrainingTracker {
     });
     setHandler(progressSignal, (p) => {
       if (p.attempt !== undefined && p.attempt !== status.attempts) return; // a late report of an old gang
+      // A report overtaken by a newer one of the same gang (signals sent concurrently, or retried)
+      // must not move the step back.
+      if (this.ordersReports && p.attempt !== undefined && p.attempt === this.reportAttempt && p.step < status.step) return;
+      this.reportAttempt = p.attempt;
       applyProgress(status, p);
       this.publishStep();
       if (!this.continuing && this.historyIsLong()) {
