@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +49,7 @@ after(async () => {
   await client?.connection.close().catch(() => undefined);
   await stack?.stop();
   await pg?.stop();
+  if (home) rmSync(home, { recursive: true, force: true });
 });
 
 const rootOf = (name: string) => `file://${join(home, 'artifacts', name)}`;
@@ -164,7 +165,6 @@ describe('end to end on the PostgreSQL-backed Temporal server', { concurrency: f
     assert.equal(r.train.steps, STEPS);
     assert.deepEqual(hashTree(r.artifacts.checkpoint!), hashTree(undisturbed.artifacts.checkpoint!), 'the final checkpoint, file by file');
     assert.deepEqual(hashTree(r.artifacts.model!), hashTree(undisturbed.artifacts.model!), 'the exported model, file by file');
-    assert.deepEqual(await manifestOf(r.artifacts.model!, rootOf(id)), await manifestOf(undisturbed.artifacts.model!, rootOf('pg-undisturbed')), 'the export manifest');
     assert.equal((await fetch(`${r.deployment.endpoint}/health`)).status, 200);
   });
 });
