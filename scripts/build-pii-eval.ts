@@ -18,6 +18,7 @@
  * Deterministic: the same inputs, seed and review.jsonl give the same files.
  */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mulberry32 } from '../lib/random.js';
 import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -78,16 +79,7 @@ interface Decision extends Candidate {
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness (mulberry32)
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 const random = rng(SEED);
 const int = (n: number): number => Math.floor(random() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;

@@ -9,6 +9,7 @@
  * lanes; only which arm serves a user depends on the gateway's weights at that moment.
  */
 import { GATEWAY_USER_HEADER } from '../../contracts/gateway.js';
+import { mulberry32 } from '../random.js';
 
 export interface SimLanguage {
   /** As the gateway names it (The Stack's names: `Python`, `Go`...). */
@@ -59,17 +60,7 @@ export interface SimulationResult {
   unknownVersions: string[];
 }
 
-/** mulberry32: a small, fast, well-tested 32-bit generator; plenty for simulated clicks. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 /** FNV-1a of a string: a stable 32-bit seed per user. */
 function fnv1a(text: string): number {

@@ -3,18 +3,10 @@
  * replacement `resamples` times and take the 2.5th and 97.5th percentiles of the resampled means.
  * Seeded (mulberry32), so the same results give the same interval on every run and machine.
  */
+import { mulberry32 } from '../../../lib/random.js';
 
-/** A small seeded PRNG (mulberry32): uniform floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG of the intervals (mulberry32). */
+export const seededRandom = mulberry32;
 
 export interface Interval {
   low: number;
