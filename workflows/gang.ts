@@ -1,7 +1,7 @@
 // One gang attempt: place every rank on a distinct GPU worker, run the nodes, and collect how
 // each one ended. The first failure kills the rest; a rank still running after rank 0 is done is
 // stopped after the grace time.
-import { CancellationScope, condition, isCancellation, patched, sleep, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, patched, sleep, workflowInfo, workflowRandom } from '@temporalio/workflow';
 import type { NodeFailure } from '../contracts/failures.js';
 import type { TrainingRunInput, TrainNodeInput, TrainNodeResult } from '../contracts/training.js';
 import { claimWorker, claimWorkerReleasing, nodeOn } from './trainingProxies.js';
@@ -58,7 +58,7 @@ async function placeReleasing(tracker: TrainingTracker, input: TrainingRunInput,
       tracker.continuing = true;
       return false;
     }
-    await sleep(5_000 + Math.floor(Math.random() * 10_000));
+    await sleep(5_000 + Math.floor(workflowRandom.random() * 10_000)); // the SDK's seeded stream
   }
 }
 
