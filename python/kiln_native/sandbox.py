@@ -1,6 +1,10 @@
 """Run untrusted generated programs (HumanEval completions + their tests), one process each.
 
-    python -m kiln_native.sandbox --timeout 10 --memory-mb 1024 [--jobs 2] < jobs.json
+    python -m kiln_native.sandbox --timeout 10 --memory-mb 1024 [--jobs 2] [--no-zygote] < jobs.json
+
+Python jobs run in forks of a warm zygote per worker when the namespaces are available
+(sandbox_pool.py, sandbox_zygote.py: the same layers, the per-sample ones applied in the fork);
+otherwise, and for a job with its own scratch directory, in a fresh interpreter (run_job).
 
 stdin: a JSON list of jobs {"id": str, "program": str, "scratch": optional empty dir to use as
 cwd, "language": "python" (default) | javascript | typescript | go | java | rust | cpp, "test"
@@ -230,18 +234,27 @@ def _sandboxed(iso, job_dir, argv, scratch, env, memory_mb, timeout, nproc, name
                 "TMPDIR": str(scratch), **env}
     out_path, err_path = job_dir / f"{name}.stdout", job_dir / f"{name}.stderr"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=str(job_dir), env=full_env,
+        code, timed_out = _run_group(cmd, job_dir, out, err, full_env, timeout, ids, pass_fds)
+    return code, timed_out, _tail(out_path, 65536), _tail(err_path, 4000)
+
+
+def _run_group(cmd, cwd, out, err, env, timeout, ids, pass_fds=()):
+    """Start cmd in its own session (pass_fds are closed here once it has them), wait up to
+    timeout, then SIGKILL its whole group: that also reaps stragglers a finished program left."""
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=str(cwd), env=env,
                                 pass_fds=pass_fds, start_new_session=True, **ids)
+    finally:
         for fd in pass_fds:
             os.close(fd)
-        timed_out = False
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        _kill_group(proc.pid)
-        proc.wait()
-    return proc.returncode, timed_out, _tail(out_path, 65536), _tail(err_path, 4000)
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    _kill_group(proc.pid)
+    proc.wait()
+    return proc.returncode, timed_out
 
 
 def _own_tree(path, uid, mode_dirs):
@@ -337,9 +350,11 @@ def run_native_job(job, iso, timeout, memory_mb):
         shutil.rmtree(job_dir, ignore_errors=True)
 
 
-def run_any_job(job, iso, timeout, memory_mb):
+def run_any_job(job, iso, timeout, memory_mb, pool=None):
     if language_of(job) == "python":
-        record = run_job(job, iso, timeout, memory_mb)
+        # A job with its own scratch directory wants its files back: a fresh process, not a zygote's tmpfs.
+        warm = pool is not None and not job.get("scratch")
+        record = pool.run_job(job, timeout, memory_mb) if warm else run_job(job, iso, timeout, memory_mb)
         record.update(language="python", failure=failure_of_python(record["passed"], record["result"]),
                       toolchain=version_of("python"))
         return record
@@ -367,36 +382,30 @@ def run_job(job, iso, timeout, memory_mb):
         cmd += ["--readonly-fs"] * iso.readonly_fs + ["--pyguard"] * iso.pyguard
         ids = {"user": iso.uid, "group": iso.uid, "extra_groups": []} if iso.uid is not None else {}
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(scratch), "TMPDIR": str(scratch)}
+        os.write(nonce_w, nonce.encode())  # fits the pipe's buffer: the wrapper reads it once started
+        os.close(nonce_w)
         with open(job_dir / "stdout", "wb") as out, open(job_dir / "stderr", "wb") as err:
-            try:
-                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=str(job_dir),
-                                        env=env, pass_fds=(nonce_r, done_w), start_new_session=True, **ids)
-            finally:
-                os.close(nonce_r)
-                os.close(done_w)
-            os.write(nonce_w, nonce.encode())
-            os.close(nonce_w)
-            timed_out = False
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            _kill_group(proc.pid)  # also reaps stragglers left behind by a finished program
-            proc.wait()
-        os.set_blocking(done_r, False)
-        try:
-            done = os.read(done_r, 65536).decode("utf-8", "replace").strip()
-        except BlockingIOError:
-            done = ""
-        os.close(done_r)
+            code, timed_out = _run_group(cmd, job_dir, out, err, env, timeout, ids, (nonce_r, done_w))
+        done = _read_done(done_r)
         stderr_tail = _tail(job_dir / "stderr")
-        passed, result = classify(proc.returncode, done, nonce, timed_out, stderr_tail)
+        passed, result = classify(code, done, nonce, timed_out, stderr_tail)
         return {"id": job["id"], "passed": passed, "result": result,
-                "exit_code": None if timed_out else proc.returncode,
+                "exit_code": None if timed_out else code,
                 "duration_s": round(time.monotonic() - started, 3),
                 "isolation": ",".join(iso.layers), "stderr_tail": stderr_tail[-500:]}
     finally:
         shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def _read_done(done_r):
+    """What the wrapper reported on the done pipe (every writer has exited), and close it."""
+    os.set_blocking(done_r, False)
+    try:
+        return os.read(done_r, 65536).decode("utf-8", "replace").strip()
+    except BlockingIOError:
+        return ""
+    finally:
+        os.close(done_r)
 
 
 def _kill_group(pgid):
@@ -438,6 +447,7 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=1, help="jobs run in parallel")
     parser.add_argument("--no-namespaces", action="store_true", help="testing: skip the unshare layer")
     parser.add_argument("--no-pyguard", action="store_true", help="testing: skip the Python guard")
+    parser.add_argument("--no-zygote", action="store_true", help="a fresh interpreter per Python job (no warm zygote)")
     args = parser.parse_args(argv)
     try:
         if not args.timeout > 0:
@@ -452,11 +462,15 @@ def main(argv=None):
         print(f"sandbox: {error}", file=sys.stderr)
         return EXIT_FATAL
     iso = detect_isolation(allow_namespaces=not args.no_namespaces, pyguard=not args.no_pyguard)
+    # The zygote's per-sample layers need the namespaces; without them every job is a fresh process.
+    from kiln_native.sandbox_pool import ZygotePool  # imports this module: here, not at the top
+
+    pool = ZygotePool(iso) if iso.prefix and not args.no_zygote else None
     lock = threading.Lock()
 
     def run_and_print(job):
         try:
-            record = run_any_job(job, iso, args.timeout, args.memory_mb)
+            record = run_any_job(job, iso, args.timeout, args.memory_mb, pool)
         except Exception as error:  # noqa: BLE001 - a runner fault fails this job, not the batch
             record = {"id": job["id"], "language": language_of(job), "failure": "crash",
                       "passed": False, "result": f"failed: sandbox error: {error}",
@@ -465,8 +479,12 @@ def main(argv=None):
             sys.stdout.write(json.dumps(record) + "\n")
             sys.stdout.flush()
 
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        list(pool.map(run_and_print, jobs))
+    try:
+        with ThreadPoolExecutor(max_workers=args.jobs) as threads:
+            list(threads.map(run_and_print, jobs))
+    finally:
+        if pool is not None:
+            pool.close()
     return 0
 
 

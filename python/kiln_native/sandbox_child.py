@@ -41,7 +41,8 @@ BIN_DIRS = ["/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/lo
 
 
 def make_mounts_readonly(scratch, writable=(), mask_bin=False):
-    """Bind scratch (and `writable`) onto itself, then remount every other mount read-only."""
+    """Bind scratch (and `writable`) onto itself, then remount every other mount read-only.
+    scratch=None (the zygote): nothing stays writable."""
     import ctypes
     # By soname: ctypes.util.find_library would start ldconfig (tens of ms a sample).
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -58,8 +59,8 @@ def make_mounts_readonly(scratch, writable=(), mask_bin=False):
             raise OSError(err, f"mount {target}: {os.strerror(err)}")
 
     mount("", "/", MS_REC | MS_PRIVATE)  # never propagate anything back to the host
-    mount(scratch, scratch, MS_BIND | MS_REC)
-    for path in writable:
+    keep_rw = [p for p in [scratch, *writable] if p]
+    for path in keep_rw:
         mount(path, path, MS_BIND | MS_REC)
     if mask_bin:
         libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
@@ -75,7 +76,7 @@ def make_mounts_readonly(scratch, writable=(), mask_bin=False):
         points = [line.split()[4].replace("\\040", " ") for line in f]
     failed = []
     for point in points:
-        if any(point == keep_rw or point.startswith(keep_rw + "/") for keep_rw in [scratch, *writable]) \
+        if any(point == rw or point.startswith(rw + "/") for rw in keep_rw) \
                 or point == "/proc" or point.startswith("/proc/"):
             continue  # /proc: this pid namespace's own procfs (unshare --mount-proc)
         try:
@@ -213,8 +214,10 @@ def report(done_fd, message):
         pass
 
 
-def run_program(args, nonce):
-    source = open(args.program, encoding="utf-8").read()
+def run_program(args, nonce, source=None):
+    """Run the program (args.program, or `source`); exits the process, or raises SystemExit/SyntaxError."""
+    if source is None:
+        source = open(args.program, encoding="utf-8").read()
     done_fd = args.done_fd
     os.set_inheritable(done_fd, False)  # children of the program never get it
     code = compile(source, "program.py", "exec")  # SyntaxError: reported by the caller
@@ -331,16 +334,7 @@ def main():
             print(f"sandbox: could not make read-only: {writable}", file=sys.stderr)
     os.chdir(args.scratch)
     sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != os.path.dirname(os.path.realpath(__file__))]
-    if os.getpid() == 1:
-        # pid 1 of a pid namespace ignores default-action signals (SIGXCPU...): the program runs
-        # in a forked child, and when this init exits the kernel kills whatever the program left.
-        pid = os.fork()
-        if pid:
-            # Namespace init: wait for the program; when init exits the kernel kills the rest.
-            while True:
-                child, status = os.wait()
-                if child == pid:
-                    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+    become_init_then_fork()
     set_limits(args.memory_mb, args.cpu_seconds, args.nproc, args.fsize_mb)
     try:
         run_program(args, nonce)

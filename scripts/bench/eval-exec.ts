@@ -43,7 +43,7 @@ try {
   writeFileSync(join(dir, 'jobs.json'), JSON.stringify(jobs));
   const args = [join(root, 'scripts', 'bench', 'eval_exec.py'), join(dir, 'jobs.json'), '--workers', values.workers!, '--humaneval', humanEval];
   if (values['no-baseline']) args.push('--no-baseline');
-  const out = execFileSync(join(root, '.venv', 'bin', 'python'), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });
+  const out = execFileSync(join(root, '.venv', 'bin', 'python'), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024, env: { ...process.env, TQDM_DISABLE: '1' } });
   const rows = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, number | string>);
   const rate = (n: number, s: unknown) => (typeof s === 'number' ? (n / s).toFixed(2) : '-');
   const per = (n: number, s: unknown) => (typeof s === 'number' ? ((s / n) * 1000).toFixed(0) : '-');
