@@ -4,6 +4,7 @@
  * (utime + stime + cutime + cstime), so it must be read before the process exits.
  */
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
@@ -59,6 +60,14 @@ export interface Watched {
   peakRssBytes: number;
   /** Peak of the summed RSS of the process and its live descendants (e.g. a trainer or server it spawned), bytes. */
   peakTreeRssBytes: number;
+  /** RSS of the process itself at each sample: [seconds since start(), bytes]. */
+  series: [number, number][];
+}
+
+/** The 1-minute load average over the sampled span. */
+export interface LoadSeen {
+  mean: number;
+  max: number;
 }
 
 /**
@@ -68,24 +77,30 @@ export interface Watched {
 export class ProcSampler {
   readonly watched = new Map<number, Watched>();
   private timer: NodeJS.Timeout | undefined;
+  private t0 = 0;
+  private loads: number[] = [];
 
   constructor(private readonly everyMs = 1000) {}
 
   add(name: string, pid: number): void {
-    this.watched.set(pid, { name, pid, cpuSeconds: 0, peakRssBytes: 0, peakTreeRssBytes: 0 });
+    this.watched.set(pid, { name, pid, cpuSeconds: 0, peakRssBytes: 0, peakTreeRssBytes: 0, series: [] });
   }
 
   start(): void {
+    this.t0 = performance.now();
     this.sample();
     this.timer = setInterval(() => this.sample(), this.everyMs);
     this.timer.unref();
   }
 
   sample(): void {
+    const t = (performance.now() - this.t0) / 1000;
+    this.loads.push(loadavg()[0]!);
     for (const w of this.watched.values()) {
       const s = readProc(w.pid);
       if (!s) continue;
       w.cpuSeconds = s.cpuSeconds;
+      w.series.push([t, s.rssBytes]);
       w.peakRssBytes = Math.max(w.peakRssBytes, s.peakRssBytes);
       const tree = s.rssBytes + descendants(w.pid).reduce((sum, p) => sum + (readProc(p)?.rssBytes ?? 0), 0);
       w.peakTreeRssBytes = Math.max(w.peakTreeRssBytes, tree);
@@ -93,8 +108,15 @@ export class ProcSampler {
   }
 
   stop(): Watched[] {
-    this.sample();
+    if (this.timer) this.sample();
     clearInterval(this.timer);
+    this.timer = undefined;
     return [...this.watched.values()];
+  }
+
+  /** Mean and max of the 1-minute load average over the samples so far. */
+  load(): LoadSeen {
+    const l = this.loads;
+    return { mean: l.length ? l.reduce((a, b) => a + b, 0) / l.length : NaN, max: Math.max(...l) };
   }
 }

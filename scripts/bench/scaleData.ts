@@ -17,7 +17,7 @@ import type { StageResult } from '../../lib/manifest.js';
 import { fileUri } from '../../lib/storage/index.js';
 import { repoRoot } from '../../lib/workdirs.js';
 import { workflowWorkerOptions } from '../../workers/workflowBundle.js';
-import { ProcSampler, type Watched } from './procStats.js';
+import { ProcSampler, type LoadSeen, type Watched } from './procStats.js';
 
 export interface DataRun {
   dataset: string;
@@ -35,7 +35,8 @@ export interface DataRun {
   rowsAfterClean: number;
   rowsOut: number;
   tokens: number | null;
-  load: { before: number[]; after: number[] };
+  /** 1-minute load average before, after, and sampled during the run (mean, max). */
+  load: { before: number[]; after: number[]; during?: LoadSeen };
 }
 
 const mb = (b: number) => Math.round(b / 1048576);
@@ -146,7 +147,7 @@ export async function runDataStages(opts: {
       rowsAfterClean: s(results.clean, 'kept'),
       rowsOut: s(results.dedup, 'kept'),
       tokens: Number.isFinite(s(results.shard, 'train_tokens')) ? s(results.shard, 'train_tokens') + s(results.shard, 'val_tokens') : null,
-      load: { before, after: loadavg() },
+      load: { before, after: loadavg(), during: sampler.load() },
     };
   } catch (err) {
     for (const c of children) opts.log(`--- ${c.pid} log tail:\n${readFileSync(join(logDir, `data-${children.indexOf(c)}.log`), 'utf8').slice(-2000)}`);

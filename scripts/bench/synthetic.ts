@@ -7,7 +7,8 @@
  * shingle, so near-dedup does not fold the copies into one another; lengths, line lengths and
  * character classes stay the same, so the clean filters see the same shapes. Strings and
  * comments are renamed too (a marker such as "auto-generated" no longer matches in copies k > 0,
- * so those copies keep a few more rows than copy 0).
+ * so those copies keep a few more rows than copy 0). With a fraction below 1, every copy holds only
+ * the first rows of each file (all languages kept): a corpus small enough for a loaded machine.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -77,13 +78,26 @@ function parquetFiles(dir: string): string[] {
     .sort();
 }
 
+/** The first `fraction` of the rows of a table (at least one), as a table of its own (slices keep the parent's buffers). */
+function headOf(table: Table, fraction: number, name: string): Table {
+  if (fraction >= 1) return table;
+  return readParquetTable(writeParquetTable(table.slice(0, Math.max(1, Math.ceil(table.numRows * fraction)))), name);
+}
+
 /**
  * The folder of the synthetic corpus `copies` times `sourceDir` (only the language folders in
- * `languages`, when given), generating the files that `cacheDir` lacks; files already there are
- * reused (each is written to a temporary name and renamed, so none is half-written). `log` gets
- * progress lines.
+ * `languages`, when given; only the first `fraction` of each file's rows), generating the files
+ * that `cacheDir` lacks; files already there are reused (each is written to a temporary name and
+ * renamed, so none is half-written). `log` gets progress lines.
  */
-export function ensureSynthetic(sourceDir: string, copies: number, cacheDir: string, languages: string[], log: (line: string) => void): { dir: string; files: number; bytes: number; generated: number } {
+export function ensureSynthetic(
+  sourceDir: string,
+  copies: number,
+  cacheDir: string,
+  languages: string[],
+  log: (line: string) => void,
+  fraction = 1,
+): { dir: string; files: number; bytes: number; generated: number } {
   const wanted = (rel: string) => languages.length === 0 || languages.includes(rel.split('/')[0]!);
   const files = parquetFiles(sourceDir).filter(wanted);
   const outOf = (rel: string, k: number) => join(cacheDir, rel.replace(/\.parquet$/, `-copy${String(k).padStart(2, '0')}.parquet`));
@@ -92,7 +106,7 @@ export function ensureSynthetic(sourceDir: string, copies: number, cacheDir: str
   if (todo.length) log(`generating ${copies} renamed copies of ${todo.length} Parquet files into ${cacheDir} (once; reused later)...`);
   for (const [n, rel] of todo.entries()) {
     const src = join(sourceDir, rel);
-    const table = readParquetTable(readFileSync(src), src);
+    const table = headOf(readParquetTable(readFileSync(src), src), fraction, src);
     for (let k = 0; k < copies; k++) {
       // <lang>/train-00000-of-00001.parquet -> <lang>/train-00000-of-00001-copy07.parquet
       const out = outOf(rel, k);
