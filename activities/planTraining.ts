@@ -28,6 +28,9 @@ export async function planTraining(input: { config: PipelineConfig; shards: Stag
     seqLen: config.shard.seqLen,
     eosTokenId: EOS_TOKEN_ID,
   };
-  const runKey = fingerprintOf({ codeVersion: CODE_VERSION, shards: shards.fingerprint, model: config.model, train, seed: config.seed, vocab: trainer.vocabSize });
+  // Tracking (W&B, TensorBoard) and activation checkpointing (recompute instead of store) change no
+  // result either, but the trainer needs them: out of the identity only, so turning them on resumes.
+  const { tracking: _tracking, activationCheckpointing: _recompute, ...identity } = train;
+  const runKey = fingerprintOf({ codeVersion: CODE_VERSION, shards: shards.fingerprint, model: config.model, train: identity, seed: config.seed, vocab: trainer.vocabSize });
   return { runKey, trainer, checkpointsUri: joinUri(config.artifacts, 'train', runKey.slice(0, 16), 'checkpoints') };
 }

@@ -33,6 +33,8 @@ const SECTION_NAMES: Record<string, string> = {
 /** Other named sub-schemas: JSON pointer-ish path from the root -> interface name. */
 const NESTED_NAMES: Record<string, string> = {
   'clean.perExtension.additionalProperties': 'ExtensionThresholds',
+  'train.tracking': 'TrackingConfig',
+  'train.tracking.wandb': 'WandbConfig',
 };
 
 const BANNER = `// GENERATED from ${SCHEMA_PATH} by scripts/gen-config-types.ts: do not edit.

@@ -14,6 +14,7 @@ import { stopServers } from '../activities/deploy.js';
 import { gpuWorkerQueue, TASK_QUEUES } from '../contracts/workflows.js';
 import { kilnDataConverter, describeEncryption } from '../lib/security/dataConverter.js';
 import { connectClient, connectWorker, temporalNamespace } from './connection.js';
+import { installObservability, workerLog } from './observability.js';
 import { ensureSearchAttributes } from './searchAttributes.js';
 
 function shutdownGraceMs(): number {
@@ -27,10 +28,11 @@ function shutdownGraceMs(): number {
 
 async function main(): Promise<void> {
   const graceMs = shutdownGraceMs();
+  const { interceptors } = installObservability(); // before the first connection starts the SDK runtime
   const connection = await connectWorker();
   const client = await connectClient();
   const namespace = temporalNamespace();
-  await ensureSearchAttributes(client, namespace);
+  await ensureSearchAttributes(client, namespace, workerLog);
   const workerId = process.env.KILN_WORKER_ID ?? `${hostname()}-${process.pid}`;
   const shutdown = new AbortController();
   const activities = createGpuActivities({
@@ -48,6 +50,7 @@ async function main(): Promise<void> {
         namespace,
         taskQueue,
         activities,
+        interceptors,
         dataConverter: kilnDataConverter(),
         maxConcurrentActivityTaskExecutions: 1,
         // Cancellation (pause, a lost peer) reaches a node on its next heartbeat: keep them frequent
@@ -67,9 +70,11 @@ async function main(): Promise<void> {
     });
   }
   process.once('exit', stopServers);
-  console.error(`[gpu-worker ${workerId}] polling ${TASK_QUEUES.gpu} and ${gpuWorkerQueue(workerId)}; ${describeEncryption()}`);
+  workerLog(`[gpu-worker ${workerId}] polling ${TASK_QUEUES.gpu} and ${gpuWorkerQueue(workerId)}; ${describeEncryption()}`);
   await Promise.all(workers.map((w) => w.run()));
   stopServers();
+  // The SDK runtime (and its forwarded JSON logs) ends with its last native connection.
+  await Promise.all([connection.close(), client.connection.close()]);
 }
 
 main().catch((err) => {

@@ -11,15 +11,16 @@ const TYPES: Record<string, proto.temporal.api.enums.v1.IndexedValueType> = {
   INT: IndexedValueType.INDEXED_VALUE_TYPE_INT,
 };
 
-export async function ensureSearchAttributes(client: Client, namespace: string): Promise<void> {
+/** `log`: the worker's logger (JSON lines when KILN_LOG_FORMAT=json); stderr elsewhere. */
+export async function ensureSearchAttributes(client: Client, namespace: string, log: (message: string) => void = console.error): Promise<void> {
   try {
     const { customAttributes } = await client.connection.operatorService.listSearchAttributes({ namespace });
     const missing = SEARCH_ATTRIBUTES.filter((a) => !customAttributes?.[a.name]);
     if (missing.length === 0) return;
     await client.connection.operatorService.addSearchAttributes({ namespace, searchAttributes: Object.fromEntries(missing.map((a) => [a.name, TYPES[a.type]!])) });
-    console.error(`[search attributes] registered ${missing.map((a) => a.name).join(', ')} in namespace ${namespace}`);
+    log(`[search attributes] registered ${missing.map((a) => a.name).join(', ')} in namespace ${namespace}`);
   } catch (err) {
     const cmd = SEARCH_ATTRIBUTES.map((a) => `temporal operator search-attribute create --namespace ${namespace} --name ${a.name} --type ${searchAttributeCliType(a.type)}`).join(' && ');
-    console.error(`[search attributes] could not check or register them (${(err as Error).message}); the workflows need them: ${cmd}`);
+    log(`[search attributes] could not check or register them (${(err as Error).message}); the workflows need them: ${cmd}`);
   }
 }

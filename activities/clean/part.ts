@@ -39,7 +39,7 @@ export async function cleanFile(
 }
 
 /** Cleans the plan's file `index`; a finished part is recorded and not redone on a retry. */
-export async function cleanPart(plan: CleanPlan, index: number, deps?: StageDeps): Promise<{ index: number; rowsIn: number; kept: number }> {
+export async function cleanPart(plan: CleanPlan, index: number, deps?: StageDeps): Promise<{ index: number; rowsIn: number; kept: number; bytesRead: number }> {
   const store = await defaultStore(deps);
   const result = await memoized(store, partMarker(plan, index), async (): Promise<CleanPartResult> => {
     const uri = plan.files[index]!;
@@ -57,5 +57,6 @@ export async function cleanPart(plan: CleanPlan, index: number, deps?: StageDeps
       ctx.syntax?.dispose();
     }
   });
-  return { index, rowsIn: result.counts.rowsIn, kept: result.counts.kept };
+  // bytesRead: for the worker's throughput metrics (lib/observability/workDone.ts).
+  return { index, rowsIn: result.counts.rowsIn, kept: result.counts.kept, bytesRead: result.bytesRead };
 }

@@ -168,7 +168,7 @@ async function readPartOnce(plan: IngestPlan, index: number, deps?: IngestDeps, 
 /** One source file: its rows written under `_work/`, its counts recorded. Idempotent. */
 export async function ingestPart(ref: IngestPlanRef, index: number, deps?: IngestDeps): Promise<IngestPartSummary> {
   const r = await readPartOnce(await readPlan(ref, deps), index, deps);
-  return { index, rowsIn: r.rowsIn, rowsOut: r.partitions.reduce((n, p) => n + p.rowsOut, 0) };
+  return { index, rowsIn: r.rowsIn, rowsOut: r.partitions.reduce((n, p) => n + p.rowsOut, 0), bytesRead: r.bytesRead };
 }
 
 /** Adds the parts up, moves their files into place and writes the manifest. */

@@ -120,4 +120,6 @@ export interface IngestPartSummary {
   index: number;
   rowsIn: number;
   rowsOut: number;
+  /** For the worker's throughput metrics (lib/observability/workDone.ts). */
+  bytesRead?: number;
 }

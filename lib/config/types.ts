@@ -488,6 +488,12 @@ export interface TrainConfig {
    */
   compile: boolean;
   /**
+   * Recompute each transformer block's activations in backward instead of keeping them (less memory for a larger micro-batch, about a third more compute).
+   *
+   * @default false
+   */
+  activationCheckpointing: boolean;
+  /**
    * Newest complete checkpoints each node keeps on its local disk (the artifact store keeps every uploaded one).
    *
    * @default 2
@@ -517,6 +523,36 @@ export interface TrainConfig {
    * @default false
    */
   lossSpikeStop: boolean;
+  tracking?: TrackingConfig;
+}
+/**
+ * Training curves also to Weights & Biases and/or TensorBoard, from rank 0: loss, lr, tokens/s, MFU and grad norm per step, validation loss per eval. Unset: neither. Changes no result: not part of the run's identity, so turning it on still resumes the run.
+ */
+export interface TrackingConfig {
+  wandb?: WandbConfig;
+  /**
+   * TensorBoard event files in tensorboard/ of the run's tracking folder on rank 0's worker (needs the `tensorboard` package).
+   *
+   * @default false
+   */
+  tensorboard: boolean;
+}
+/**
+ * A W&B run per training run (its id from the run's key, resumed across gang attempts). Needs the `wandb` package (python/requirements.txt); online mode needs WANDB_API_KEY in the GPU worker's environment, never in the config.
+ */
+export interface WandbConfig {
+  /**
+   * W&B project.
+   */
+  project: string;
+  /**
+   * W&B team or user. Unset: the API key's default entity.
+   */
+  entity?: string;
+  /**
+   * online logs to the W&B server; offline writes a folder wandb/offline-run-<time>-<id> in the run's tracking folder on rank 0's worker, for a later `wandb sync`; disabled logs nothing. Unset: WANDB_MODE of the GPU worker's environment (W&B's default: online).
+   */
+  mode?: 'online' | 'offline' | 'disabled';
 }
 export interface EvalConfig {
   /**

@@ -91,6 +91,7 @@ class TrainConfig:
     progress_every_seconds: float = _train("progressEverySeconds")  # orchestrator's knob, unused here
     parallelism: str = _train("parallelism")  # fsdp: FSDP2 shards params, grads, optimizer
     compile: bool = _train("compile")  # torch.compile each transformer block
+    activation_checkpointing: bool = _train("activationCheckpointing")  # recompute blocks in backward
     keep_checkpoints: int = _train("keepCheckpoints")  # newest N complete checkpoints kept on disk
     # Loss-spike detector (llm-foundry KillLossSpike): once lossSpikeWindow losses are in,
     # a loss >= lossSpikeFactor x their mean is an outlier; more than lossSpikePatience
@@ -99,6 +100,22 @@ class TrainConfig:
     loss_spike_factor: float = _train("lossSpikeFactor")
     loss_spike_patience: int = _train("lossSpikePatience")
     loss_spike_stop: bool = _train("lossSpikeStop")
+
+
+@dataclass
+class WandbConfig:
+    """configs/schema.json train.tracking.wandb."""
+    project: str = _f()
+    entity: str | None = _f(None)  # None: the API key's default entity
+    mode: str | None = _f(None, choices=("online", "offline", "disabled"))  # None: WANDB_MODE, else online
+
+
+@dataclass
+class TrackingConfig:
+    """configs/schema.json train.tracking: training curves to W&B and TensorBoard (tracking.py).
+    Changes no result: it stays out of the checkpoint's config and the run's identity."""
+    wandb: WandbConfig | None = None
+    tensorboard: bool = _f(False)
 
 
 @dataclass
@@ -111,6 +128,8 @@ class TrainerConfig:
     seed: int = _f(_SCHEMA["properties"]["seed"]["default"], min=_SCHEMA["properties"]["seed"]["minimum"])
     model: ModelConfig = None
     train: TrainConfig = None
+    # Read from train.tracking (parse_tracking), not from a top-level key.
+    tracking: TrackingConfig = field(default_factory=TrackingConfig, metadata={"from": "train.tracking"})
 
     def to_json(self) -> dict:
         m = self.model
@@ -131,7 +150,7 @@ def _camel(name: str) -> str:
 
 def _check_value(value, f: dataclasses.Field, path: str):
     typ, meta = f.type, f.metadata
-    if value is None and typ == int | None:
+    if value is None and typ in (int | None, str | None):
         return None
     if typ is bool:
         if not isinstance(value, bool):
@@ -144,8 +163,10 @@ def _check_value(value, f: dataclasses.Field, path: str):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ConfigError(f"{path} must be a finite number, got {json.dumps(value)}")
         value = float(value)
-    elif typ is str and not isinstance(value, str):
+    elif typ in (str, str | None) and not isinstance(value, str):
         raise ConfigError(f"{path} must be a string, got {json.dumps(value)}")
+    elif typ in (str, str | None) and not value:
+        raise ConfigError(f"{path} must not be empty")
     if meta["choices"] and value not in meta["choices"]:
         raise ConfigError(f"{path} must be one of {', '.join(meta['choices'])}; got {json.dumps(value)}")
     if meta["min"] is not None and value < meta["min"]:
@@ -161,7 +182,7 @@ def parse_section(cls, obj, where: str = "", nested=()) -> dict:
     if not isinstance(obj, dict):
         raise ConfigError(f"{where.rstrip('.') or 'trainer config'} must be a JSON object, "
                           f"got {json.dumps(obj)[:80]}")
-    fields = {_camel(f.name): f for f in dataclasses.fields(cls) if f.name not in nested}
+    fields = {_camel(f.name): f for f in dataclasses.fields(cls) if f.name not in nested and "from" not in f.metadata}
     for key in obj:
         if key not in fields and key not in nested:
             allowed = ", ".join([*fields, *nested])
@@ -196,10 +217,22 @@ def resolve_ffn_hidden(d_model: int) -> int:
     return -(-8 * d_model // (3 * 64)) * 64  # ceil(8/3 * d_model / 64) * 64 in integers
 
 
+def parse_tracking(obj) -> TrackingConfig:
+    if obj is None:
+        return TrackingConfig()
+    kwargs = parse_section(TrackingConfig, obj, "train.tracking.", nested=("wandb",))
+    wandb = obj.get("wandb")
+    if wandb is not None:
+        kwargs["wandb"] = WandbConfig(**parse_section(WandbConfig, wandb, "train.tracking.wandb."))
+    return TrackingConfig(**kwargs)
+
+
 def parse_config(obj) -> TrainerConfig:
     top = parse_section(TrainerConfig, obj, nested=("model", "train"))
     section = ModelSection(**parse_section(ModelSection, obj.get("model", {}), "model."))
-    train = TrainConfig(**parse_section(TrainConfig, obj.get("train", {}), "train."))
+    train_obj = obj.get("train", {})
+    train = TrainConfig(**parse_section(TrainConfig, train_obj, "train.", nested=("tracking",)))
+    tracking = parse_tracking(train_obj.get("tracking") if isinstance(train_obj, dict) else None)
     model = ModelConfig(
         vocab_size=top["vocab_size"], max_seq_len=top["seq_len"],
         n_layer=section.n_layer, n_head=section.n_head,
@@ -213,7 +246,7 @@ def parse_config(obj) -> TrainerConfig:
         raise ConfigError(str(e)) from None
     if top["eos_token_id"] >= top["vocab_size"]:
         raise ConfigError(f"eosTokenId ({top['eos_token_id']}) must be < vocabSize ({top['vocab_size']})")
-    return TrainerConfig(**top, model=model, train=train)
+    return TrainerConfig(**top, model=model, train=train, tracking=tracking)
 
 
 def load_config(path: str) -> TrainerConfig:

@@ -42,6 +42,7 @@ def _finite(value):
 class Events:
     def __init__(self, stream=None):
         self.stream = stream  # None on ranks other than 0: they print nothing
+        self.observers = []  # observe(event, record) after each line: tracking.py's curves
 
     def emit(self, event: str, **fields) -> None:
         if self.stream is None:
@@ -49,6 +50,8 @@ class Events:
         record = {"event": event, **{k: _finite(v) for k, v in fields.items()}}
         self.stream.write(json.dumps(record, allow_nan=False) + "\n")
         self.stream.flush()
+        for observe in self.observers:
+            observe(event, record)
 
 
 def log(message: str) -> None:

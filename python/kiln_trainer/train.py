@@ -6,6 +6,7 @@
         -m kiln_trainer.train ...        (static rendezvous; plain `python -m` means world size 1)
 
 stdout carries JSON-lines events from global rank 0 only (events.py); logs go to stderr.
+train.tracking also sends rank 0's curves to W&B and/or TensorBoard (tracking.py).
 train.parallelism picks DDP or FSDP2 (parallel.py); train.compile compiles each block.
 SIGTERM/SIGINT: every rank stops at the same step boundary, rank 0 checkpoints, exit 75.
 Exit codes: 0 done, 75 stopped on request after a checkpoint, 2 fatal (config, data,
@@ -43,6 +44,7 @@ from .model import Llama
 from .parallel import build_sharded_model, compile_blocks, full_state, no_grad_sync, wrap_ddp
 from .provenance import batch_sources
 from .spike import LossSpikeDetector
+from .tracking import open_tracking
 
 DIST_TIMEOUT = timedelta(seconds=120)  # a lost peer turns into an error instead of a hang
 PROVENANCE_LIMIT = 1024  # samples whose source files a loss-spike event lists
@@ -248,6 +250,7 @@ def train(args, cfg: TrainerConfig, d: Dist, device, dtype: str, events: Events)
         if t.compile:
             compile_blocks(raw_model)
         model = wrap_ddp(raw_model, d.enabled, device)
+    raw_model.activation_checkpointing = t.activation_checkpointing
     params = raw_model.num_params()  # DTensors count their global size
     peak = flops.peak_flops(flops.device_name(device)) if device.type == "cuda" else None
     optimizer, scheduler = build_optimizer(raw_model, cfg, device)
@@ -369,6 +372,7 @@ def main(argv=None) -> int:
     rank = int(os.environ.get("RANK", "0"))
     events = Events(protocol if rank == 0 else None)
     d = None
+    tracking = None
     try:
         cfg = load_config(args.config)
         if args.max_steps_this_run is not None and args.max_steps_this_run < 1:
@@ -376,12 +380,17 @@ def main(argv=None) -> int:
         device, dtype = pick_device(cfg, int(os.environ.get("LOCAL_RANK", "0")))
         d = setup_distributed(device)
         log(f"rank {d.rank}/{d.world} on {device} ({dtype})")
+        tracking = open_tracking(cfg, args.out) if d.rank == 0 else None  # W&B, TensorBoard
+        if tracking is not None:
+            events.observers.append(tracking.observe)
         return train(args, cfg, d, device, dtype, events)
     except FatalError as e:
         log(f"fatal: {e}")
         events.emit("error", message=str(e))
         return EXIT_FATAL
     finally:
+        if tracking is not None:
+            tracking.close()
         if dist.is_initialized():
             dist.destroy_process_group()
         sys.stdout = protocol

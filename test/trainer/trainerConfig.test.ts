@@ -48,6 +48,27 @@ describe('trainer config contract', () => {
     }
   });
 
+  it("train.tracking reaches the trainer, defaults filled, and stays out of the run's identity", async () => {
+    const tiny = JSON.parse(readFileSync(join(repoRoot, 'configs', 'tiny.json'), 'utf8'));
+    const plan = (config: unknown) => {
+      const c = validateConfig(config);
+      return planTraining({ config: c, shards: stage('s'.repeat(64)), tokenizer: stage('t'.repeat(64), { vocabSize: c.tokenizer.vocabSize }) });
+    };
+    const plain = await plan(tiny);
+    const tracked = await plan({ ...tiny, train: { ...tiny.train, tracking: { wandb: { project: 'kiln' } } } });
+    assert.deepEqual(tracked.trainer.train.tracking, { wandb: { project: 'kiln' }, tensorboard: false });
+    assert.equal(tracked.runKey, plain.runKey, 'turning tracking on still resumes the run');
+    assert.equal(tracked.checkpointsUri, plain.checkpointsUri);
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-trainer-config-'));
+    try {
+      writeFileSync(join(dir, 'trainer.json'), JSON.stringify(tracked.trainer));
+      const loaded = python('import dataclasses, json, sys\nfrom kiln_trainer.config import load_config\nprint(json.dumps(dataclasses.asdict(load_config(sys.argv[1]).tracking)))', join(dir, 'trainer.json'));
+      assert.deepEqual(loaded, { wandb: { project: 'kiln', entity: null, mode: null }, tensorboard: false });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('the trainer defaults every model and train key as configs/schema.json does', () => {
     const schema = JSON.parse(readFileSync(join(repoRoot, 'configs', 'schema.json'), 'utf8'));
     const trainerDefaults = python(`
