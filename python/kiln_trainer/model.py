@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 from . import flops
 
@@ -142,6 +143,7 @@ class Llama(nn.Module):
         super().__init__()
         cfg.validate()
         self.cfg = cfg
+        self.activation_checkpointing = False  # train.activationCheckpointing; no weights, not in the state dict
         self.model = Decoder(cfg)
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         # Non-persistent: the state dict holds exactly HF's parameter names, nothing else.
@@ -179,8 +181,10 @@ class Llama(nn.Module):
             raise ValueError(f"sequence of {T} tokens exceeds max_seq_len {self.cfg.max_seq_len}")
         cos, sin = self.rope_cos[:T], self.rope_sin[:T]
         x = self.model.embed_tokens(idx)
+        recompute = self.activation_checkpointing and torch.is_grad_enabled()
         for block in self.model.layers:
-            x = block(x, cos, sin)
+            # Non-reentrant checkpointing composes with torch.compile'd blocks and FSDP2's hooks.
+            x = checkpoint(block, x, cos, sin, use_reentrant=False) if recompute else block(x, cos, sin)
         logits = self.lm_head(self.model.norm(x))
         if targets is None:
             return logits, None

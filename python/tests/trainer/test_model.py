@@ -26,6 +26,23 @@ def test_shapes_and_grouped_query_attention():
     assert abs(loss.item() - math.log(300)) < 0.5  # near uniform at init
 
 
+def test_activation_checkpointing_gives_the_same_loss_and_gradients():
+    torch.manual_seed(0)
+    model = Llama(CFG)
+    idx = torch.randint(0, 300, (2, 31))
+    grads = []
+    for ac in (False, True):
+        model.zero_grad(set_to_none=True)
+        model.activation_checkpointing = ac
+        _, loss = model(idx, idx)
+        loss.backward()
+        grads.append((loss.item(), [p.grad.clone() for p in model.parameters()]))
+    (loss_a, g_a), (loss_b, g_b) = grads
+    assert loss_a == loss_b
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(g_a, g_b))
+    assert "activation_checkpointing" not in " ".join(model.state_dict())
+
+
 def test_parameter_names_equal_hugging_face_llama():
     names = set(Llama(CFG).state_dict())
     expected = {"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"}
