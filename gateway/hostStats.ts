@@ -60,45 +60,43 @@ function queryGpus(): Promise<GpuStats[]> {
   });
 }
 
+/** Memoizes an async read for one scrape: the gauges that share it ask once, not once each. */
+function perScrape<T>(read: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => (pending ??= read().finally(() => setTimeout(() => (pending = undefined), 1000).unref()));
+}
+
 export function registerHostStats(registry: Registry, arms: () => readonly Arm[]): void {
   let gpusMissing = false; // no nvidia-smi here: stop asking
-  new Gauge({
-    name: 'kiln_engine_process_cpu_seconds_total',
-    help: 'CPU seconds used by an engine process on this host (routes with a pid)',
-    labelNames: ['version'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const a of arms()) if (a.pid) {
-        const s = await readProcessStats(a.pid);
-        if (s) this.set({ version: a.version }, s.cpuSeconds);
-      }
-    },
+  // One /proc read per engine and scrape, shared by the CPU and memory gauges.
+  const processStats = perScrape(async () => {
+    const out: { version: string; stats: { cpuSeconds: number; rssBytes: number } }[] = [];
+    for (const a of arms()) if (a.pid) {
+      const stats = await readProcessStats(a.pid);
+      if (stats) out.push({ version: a.version, stats });
+    }
+    return out;
   });
-  new Gauge({
-    name: 'kiln_engine_process_resident_memory_bytes',
-    help: 'Resident memory of an engine process on this host (routes with a pid)',
-    labelNames: ['version'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const a of arms()) if (a.pid) {
-        const s = await readProcessStats(a.pid);
-        if (s) this.set({ version: a.version }, s.rssBytes);
-      }
-    },
-  });
-  let gpus: Promise<GpuStats[]> | undefined;
-  const gpuStats = () => {
-    if (gpusMissing) return Promise.resolve([]);
-    // One nvidia-smi call per scrape, shared by the three gauges.
-    gpus ??= queryGpus().then((g) => {
-      if (g.length === 0) gpusMissing = true;
-      setTimeout(() => (gpus = undefined), 1000).unref();
-      return g;
+  const processGauge = (name: string, help: string, pick: (s: { cpuSeconds: number; rssBytes: number }) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['version'] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const p of await processStats()) this.set({ version: p.version }, pick(p.stats));
+      },
     });
-    return gpus;
-  };
+  processGauge('kiln_engine_process_cpu_seconds_total', 'CPU seconds used by an engine process on this host (routes with a pid)', (s) => s.cpuSeconds);
+  processGauge('kiln_engine_process_resident_memory_bytes', 'Resident memory of an engine process on this host (routes with a pid)', (s) => s.rssBytes);
+  // One nvidia-smi call per scrape, shared by the three gauges.
+  const gpuStats = perScrape(async () => {
+    if (gpusMissing) return [];
+    const g = await queryGpus();
+    if (g.length === 0) gpusMissing = true;
+    return g;
+  });
   const gpuGauge = (name: string, help: string, pick: (g: GpuStats) => number) =>
     new Gauge({
       name,

@@ -6,13 +6,13 @@
 import type { GatewayRoute, GatewayStats } from '../../contracts/gateway.js';
 import { subtractStats } from '../../contracts/gateway.js';
 import { ErrorType, fatal } from '../../contracts/errors.js';
-import type { RolloutDecision, RolloutStatus, RolloutThresholds } from '../../contracts/rollout.js';
+import type { RolloutDecision, RolloutThresholds } from '../../contracts/rollout.js';
 import { getAliases, getVersion, setAliases, updateVersion } from '../../lib/registry/registry.js';
 import type { ModelVersionRecord, RolloutRecord } from '../../lib/registry/types.js';
 import { decideStep } from '../../lib/rollout/decide.js';
 import { evalGate as runEvalGate, type EvalGateResult } from './evalGate.js';
 import { getGatewayStats, setGatewayRoutes } from './gateway.js';
-import { writeRolloutReport, type RolloutWindow } from './report.js';
+import { writeRolloutReport, type ReportInput } from './report.js';
 
 export interface PrepareInput {
   registryRoot: string;
@@ -96,22 +96,12 @@ export async function rolloutSetWeights(input: { gatewayUrl: string; routes: Gat
   await setGatewayRoutes(input);
 }
 
-export interface FinishInput {
+/** What the report takes, less the whole-rollout delta (computed here from `first`), plus where to write the outcome. */
+export interface FinishInput extends Omit<ReportInput, 'total'> {
   registryRoot: string;
-  reportRoot: string;
   gatewayUrl: string;
-  model: string;
-  candidate: string;
-  production: string;
-  workflowId: string;
-  outcome: 'promoted' | 'rolled-back' | 'rejected';
-  reasons: string[];
   /** The snapshot before the first step (null when the rollout never moved traffic). */
   first: GatewayStats | null;
-  windows: RolloutWindow[];
-  status: RolloutStatus;
-  thresholds: RolloutThresholds;
-  evalGate: EvalGateResult;
 }
 
 /**

@@ -60,8 +60,6 @@ export interface SimulationResult {
   unknownVersions: string[];
 }
 
-export { mulberry32 };
-
 /** FNV-1a of a string: a stable 32-bit seed per user. */
 function fnv1a(text: string): number {
   let h = 0x811c9dc5;
