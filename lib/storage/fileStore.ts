@@ -19,7 +19,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { ApplicationFailure } from '@temporalio/common';
-import { ErrorType, fatal } from '../../contracts/errors.js';
+import { ErrorType, fatal, transient } from '../../contracts/errors.js';
 import { byUri, type ArtifactStore, type ObjectInfo } from './types.js';
 
 const TMP_MARK = '.kiln-tmp-';
@@ -63,8 +63,8 @@ function errCode(err: unknown): string | undefined {
 
 /**
  * Maps a local file-system error to kiln's error family: missing -> NotFound, permissions ->
- * AccessDenied, a directory where an object was expected -> InvalidInput. Anything else (ENOSPC, EIO,
- * a stale NFS handle...) is returned unchanged and so stays retryable.
+ * AccessDenied, a directory where an object was expected -> InvalidInput, a full disk -> retryable
+ * KilnStoreFull. Anything else (EIO, a stale NFS handle...) is returned unchanged and so stays retryable.
  */
 export function fsError(err: unknown, what: string, mode: 'read' | 'write'): unknown {
   switch (errCode(err)) {
@@ -84,6 +84,10 @@ export function fsError(err: unknown, what: string, mode: 'read' | 'write'): unk
       return fatal(ErrorType.AccessDenied, `Cannot write ${what}: read-only file system.`);
     case 'EISDIR':
       return fatal(ErrorType.InvalidInput, `${what} is a directory, not an object.`);
+    case 'ENOSPC':
+    case 'EDQUOT':
+      // Retryable: once an operator frees space (or raises the quota) the next attempt goes on.
+      return retryable(`No space left on the device (or quota) holding ${what}: free space there; the write is retried, and nothing partial was kept.`, ErrorType.StoreFull);
     default:
       return err;
   }
@@ -182,13 +186,11 @@ export function isKilnFailure(err: unknown): err is ApplicationFailure {
 }
 
 /**
- * A failure that a retry may fix (network, an unavailable server). A plain Error, so Temporal
- * retries it; its name becomes the failure type in the Temporal UI.
+ * A failure that a retry may fix (network, an unavailable server, a full disk): a retryable
+ * ApplicationFailure, so its type shows in the Temporal UI and in a pending activity's last failure.
  */
-export function retryable(message: string): Error {
-  const err = new Error(message);
-  err.name = 'KilnStoreUnavailable';
-  return err;
+export function retryable(message: string, type: ErrorType = ErrorType.StoreUnavailable): ApplicationFailure {
+  return transient(type, message);
 }
 
 export class FileStore implements ArtifactStore {

@@ -176,7 +176,7 @@ export class HttpStore implements ArtifactStore {
       try {
         return await fn();
       } catch (err) {
-        if (isKilnFailure(err)) throw err;
+        if (isKilnFailure(err) && err.nonRetryable) throw err;
         last = err instanceof RetryableHttp ? err : new RetryableHttp(`${what}: ${networkDetail(err)}`);
         if (attempt === this.attempts) break;
         await sleep(Math.min(Math.max(delay, last.retryAfterMs ?? 0), 5_000));

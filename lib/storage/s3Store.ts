@@ -8,7 +8,7 @@
  *
  * Errors: missing objects and buckets -> fatal NotFound; refused credentials -> fatal AccessDenied
  * (the message points at the variables, never their values); network failures, 5xx and throttling
- * -> a plain (retryable) error after the SDK's own retries.
+ * -> a retryable KilnStoreUnavailable after the SDK's own retries.
  */
 import {
   CopyObjectCommand,

@@ -3,6 +3,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../../contracts/errors.js';
 import { joinUri } from '../../lib/manifest.js';
 import { copyObject, fileUri, FileStore, parseUri, store, storeFor } from '../../lib/storage/index.js';
@@ -164,7 +165,17 @@ describe('FileStore', () => {
     const { fsError } = await import('../../lib/storage/fileStore.js');
     const eacces = Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
     assertFailure(fsError(eacces, 'file:///x/y', 'read'), ErrorType.AccessDenied, 'file:///x/y');
-    const enospc = Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' });
-    assert.equal(fsError(enospc, 'file:///x/y', 'write'), enospc, 'other errors stay retryable');
+    const eio = Object.assign(new Error('EIO'), { code: 'EIO' });
+    assert.equal(fsError(eio, 'file:///x/y', 'write'), eio, 'other errors stay retryable');
+  });
+
+  test('a full disk is a retryable KilnStoreFull that tells the operator to free space', async () => {
+    const { fsError } = await import('../../lib/storage/fileStore.js');
+    for (const code of ['ENOSPC', 'EDQUOT']) {
+      const err = fsError(Object.assign(new Error(code), { code }), 'file:///x/y', 'write');
+      assert.ok(err instanceof ApplicationFailure && !err.nonRetryable, `${code} stays retryable`);
+      assert.equal(err.type, ErrorType.StoreFull);
+      assert.match(err.message, /No space left .* file:\/\/\/x\/y: free space there/);
+    }
   });
 });

@@ -35,8 +35,8 @@ export interface MinioServer {
   dataDir: string;
   /** The variables set in process.env while the server runs (includes the secret: tests only). */
   env: Record<string, string>;
-  /** Kills the process, keeping the data directory and the environment (an outage). */
-  stopServer(): Promise<void>;
+  /** Ends the process (SIGTERM, or `signal`: SIGKILL for a crash), keeping the data directory and the environment (an outage). */
+  stopServer(signal?: NodeJS.Signals): Promise<void>;
   /** Starts the process again on the same port and data directory; waits until it is live. */
   startAgain(): Promise<void>;
   /** Kills the server, removes its data directory and restores process.env. */
@@ -118,12 +118,12 @@ export async function startMinio(opts: { bucket?: string } = {}): Promise<MinioS
     }
   };
 
-  const kill = async (): Promise<void> => {
+  const kill = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
     const child = proc;
     proc = undefined;
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGTERM');
+    child.kill(signal);
     const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
     await gone;
     clearTimeout(timer);
@@ -176,7 +176,7 @@ export async function startMinio(opts: { bucket?: string } = {}): Promise<MinioS
     port,
     dataDir,
     env,
-    stopServer: kill,
+    stopServer: (signal?: NodeJS.Signals) => kill(signal),
     startAgain: launch,
     async stop() {
       if (stopped) return;
