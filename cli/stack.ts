@@ -24,6 +24,11 @@ export interface StackOptions {
    */
   temporalAddress?: string;
   uiUrl?: string;
+  /**
+   * The address the dev server (and its UI) listens on; clients here still dial 127.0.0.1. Default
+   * 127.0.0.1; the partition test listens on 0.0.0.0 so that a network namespace reaches it too.
+   */
+  temporalListenIp?: string;
   gpuWorkers?: number;
   /** The serving gateway's port (default 8400 when free, else any free port). */
   gatewayPort?: number;
@@ -129,7 +134,7 @@ export class Stack {
     this.spawnLogged('temporal', temporalBinary(), [
       'server', 'start-dev',
       '--db-filename', join(this.home, 'temporal.db'),
-      '--ip', '127.0.0.1',
+      '--ip', this.opts.temporalListenIp ?? '127.0.0.1',
       '--port', String(this.temporalPort),
       '--ui-port', String(this.uiPort),
       '--ui-disable-news-fetch',

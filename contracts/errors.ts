@@ -23,6 +23,10 @@ export const ErrorType = {
   NodeHung: 'KilnNodeHung',
   /** A gang node's worker is shutting down (its trainer checkpointed first). */
   NodeShutdown: 'KilnNodeShutdown',
+  /** A gang node cut off from Temporal (or replaced by a newer gang) stopped its trainer and may no longer commit checkpoints. */
+  NodeFenced: 'KilnNodeFenced',
+  /** A GPU worker refused a claim: it is promised to another gang's node (retryable: another worker takes it). */
+  WorkerBusy: 'KilnWorkerBusy',
   /** The gang was restarted too many times. */
   GangRestartsExhausted: 'KilnGangRestartsExhausted',
   /** A native tool (export, generation, the sandbox runner, the inference server) crashed, hung or
@@ -34,6 +38,10 @@ export const ErrorType = {
   EvalGateFailed: 'KilnEvalGateFailed',
   /** A conditional write lost its race too many times (another writer kept changing the object): retryable. */
   Conflict: 'KilnConflict',
+  /** The artifact store is unreachable, answered 5xx or throttled (an S3 outage): retryable. */
+  StoreUnavailable: 'KilnStoreUnavailable',
+  /** The artifact store's disk (or quota) is full: retryable once an operator frees space. */
+  StoreFull: 'KilnStoreFull',
   /** A service kiln drives (the gateway's admin API) is unreachable or answered 5xx: retryable. */
   ServiceUnavailable: 'KilnServiceUnavailable',
   /** An encrypted payload names a key this process lacks, or fails AES-GCM authentication. */

@@ -7,14 +7,17 @@
  * stops the gang; `resume` restarts it. Before the history grows large the gang checkpoints and
  * the run continues as new, carrying its status.
  */
-import { ApplicationFailure, condition, continueAsNew, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, condition, continueAsNew, metricMeter, patched, sleep, workflowInfo } from '@temporalio/workflow';
 import { ErrorType } from '../contracts/errors.js';
 import { describeFailure, describeGangFailure, isDrain, isFatal, type NodeFailure } from '../contracts/failures.js';
 import type { TrainingRunInput, TrainingRunResult, TrainNodeResult } from '../contracts/training.js';
 import type { TrainingStatus } from '../contracts/workflows.js';
 import { runGang } from './gang.js';
-import { latestCheckpoint, trainingReport } from './trainingProxies.js';
+import { latestCheckpoint, latestCheckpointBounded, trainingReport } from './trainingProxies.js';
 import { TrainingTracker } from './trainingTracker.js';
+
+/** Release 0.4.0: the checkpoint lookup after a gang ends is bounded (trainingProxies.ts). */
+const LOOKUP_PATCH = 'checkpoint-lookup-bounded';
 
 export async function trainingRun(input: TrainingRunInput): Promise<TrainingRunResult> {
   const tracker = new TrainingTracker(input);
@@ -43,7 +46,8 @@ export async function trainingRun(input: TrainingRunInput): Promise<TrainingRunR
     if (rank0?.status === 'fulfilled' && rank0.value.status === 'done' && failures.length === 0) {
       return finish(tracker, input, rank0.value);
     }
-    const latest = await latestCheckpoint({ checkpointsUri: input.checkpointsUri });
+    const lookup = patched(LOOKUP_PATCH) ? latestCheckpointBounded : latestCheckpoint;
+    const latest = await lookup({ checkpointsUri: input.checkpointsUri });
     if (latest) {
       status.lastCheckpoint = latest.uri;
       status.lastCheckpointStep = latest.step;
@@ -82,6 +86,9 @@ async function restartAfter(tracker: TrainingTracker, failures: NodeFailure[], m
   const fatal = failures.find((f) => isFatal(f.error));
   if (fatal) throw fatal.error;
   status.gangRestarts += 1;
+  // Exported by the worker running this workflow (workers/observability.ts); the SDK skips it on
+  // replay and it adds no command, so it needs no patch.
+  metricMeter.createCounter('kiln_gang_restarts_total', 'restarts', 'Gang restarts of a training run (crashes and drains).').add(1, { run: workflowInfo().workflowId });
   status.lastError = describeGangFailure(failures);
   // A worker shut down on purpose (maintenance, preemption) is not a failure: the budget is for crashes.
   if (isDrain(failures)) status.drains = (status.drains ?? 0) + 1;

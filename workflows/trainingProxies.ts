@@ -48,3 +48,15 @@ export const { latestCheckpoint, trainingReport } = proxyActivities<GpuActivitie
   startToCloseTimeout: '10 minutes',
   retry: { maximumAttempts: 10, nonRetryableErrorTypes: [ErrorType.NotFound, ErrorType.AccessDenied] },
 });
+
+/**
+ * Release 0.4.0: the checkpoint lookup after a lost gang gets 30 s a try, not 10 min. A GPU worker
+ * cut off by a network partition still has a long poll open on `llm-gpu`; the server may hand it
+ * this task, which then never runs: the next try (on a worker that can hear) comes 30 s later.
+ * Listing a run's checkpoints takes seconds even for thousands of them.
+ */
+export const { latestCheckpoint: latestCheckpointBounded } = proxyActivities<GpuActivities>({
+  taskQueue: TASK_QUEUES.gpu,
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 10, nonRetryableErrorTypes: [ErrorType.NotFound, ErrorType.AccessDenied] },
+});

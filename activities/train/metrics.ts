@@ -6,6 +6,8 @@
  */
 import { joinUri } from '../../lib/manifest.js';
 import { store } from '../../lib/storage/index.js';
+import { retryTransient } from '../../lib/storage/retry.js';
+import { UPLOAD_PATIENCE_MS } from './checkpoints.js';
 
 export interface MetricsEvent {
   event: string;
@@ -51,7 +53,8 @@ export class MetricsLog {
     const body = this.pending.join('\n') + '\n';
     this.pending = [];
     const uri = joinUri(this.dir, `part-${String(++this.parts).padStart(5, '0')}.jsonl`);
-    this.writing = this.writing.then(() => store.writeBytes(uri, body));
+    // Through an outage of the store, as the checkpoint it goes with (checkpoints.ts).
+    this.writing = this.writing.then(() => retryTransient(() => store.writeBytes(uri, body), { patienceMs: UPLOAD_PATIENCE_MS }));
     return this.writing;
   }
 }

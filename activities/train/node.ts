@@ -9,7 +9,12 @@
  * killed at once (it cannot checkpoint without that peer). Worker shutdown (SIGTERM/Ctrl-C of
  * the worker) checkpoints too, then fails the node so the workflow restarts the gang elsewhere.
  * Rank 0 watches the trainer: no event for too long means a hung gang (watchdog.ts).
+ *
+ * Fencing (fence.ts, selfFence.ts): rank 0 raises the run's fence before it picks the checkpoint
+ * to resume from, and every commit checks it; a node that cannot reach the server for longer than
+ * its heartbeat timeout (the server has replaced it by now) stops its trainer and commits nothing.
  */
+import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ErrorType, transient } from '../../contracts/errors.js';
@@ -18,10 +23,13 @@ import type { TrainProgress } from '../../contracts/workflows.js';
 import { EXIT_STOPPED, runPythonTool, type ToolEvent, type ToolRun } from '../../lib/pythonTool.js';
 import { withHeartbeat } from '../support/heartbeat.js';
 import { TrainerEvents } from './events.js';
+import { CommitGuard, raiseFence } from './fence.js';
 import { meetGang, signalProgress, stopModeOf } from './gangLink.js';
 import { localResume, localRunDir, localShards, prepareAttemptDir, torchrunCommand } from './launch.js';
 import { TrainerStop } from './stop.js';
 import { startWatchdog, TrainerLiveness } from './watchdog.js';
+import { fenceNode, probeServer } from './selfFence.js';
+import { gangKey, type NodeSlot } from './nodeSlot.js';
 
 export { stallLimitMs } from './watchdog.js';
 
@@ -35,12 +43,24 @@ export interface NodeDeps {
   shutdownSignal?: AbortSignal;
   /** How long the trainer may take to checkpoint and exit once asked (ms). Default 60 s. */
   stopGraceMs?: number;
+  /** One gang per worker: the node holds it while it runs (shared with the claim; nodeSlot.ts). */
+  slot?: NodeSlot;
 }
 
 export function createTrainNode(deps: NodeDeps) {
   const stopGraceMs = deps.stopGraceMs ?? 60_000;
 
   return async function trainNode(input: TrainNodeInput): Promise<TrainNodeResult> {
+    const key = gangKey(input.trainingWorkflowId, input.attempt);
+    deps.slot?.occupy(key);
+    try {
+      return await runNode(input);
+    } finally {
+      deps.slot?.release(key);
+    }
+  };
+
+  async function runNode(input: TrainNodeInput): Promise<TrainNodeResult> {
     const ctx = Context.current();
     const timings = startTimings(ctx.info.currentAttemptScheduledTimestampMs);
     const progress: TrainProgress = { step: 0, totalSteps: Number(input.trainer.train.steps), attempt: input.attempt };
@@ -51,6 +71,9 @@ export function createTrainNode(deps: NodeDeps) {
     return withHeartbeat(async () => {
       const dataDir = await timed(timings, 'shardsMs', () => localShards(input.shardsDir));
       const runDir = localRunDir(input);
+      // Raised before rank 0 reads the latest checkpoint: an older gang's later commits are refused.
+      const fence = input.rank === 0 ? await raiseFence(input.checkpointsUri, { attempt: input.attempt, workflowId: input.trainingWorkflowId, worker: deps.workerId }) : undefined;
+      const guard = new CommitGuard(input.checkpointsUri, fence);
       const meeting = await timed(timings, 'rendezvousMs', () => meetGang(deps, input));
       const resume = await timed(timings, 'resumeDownloadMs', () => localResume(meeting, runDir));
       const { configPath, outDir } = prepareAttemptDir(runDir, input);
@@ -59,18 +82,24 @@ export function createTrainNode(deps: NodeDeps) {
       const events = new TrainerEvents(input, progress, meeting.checkpoint ?? undefined, {
         heartbeat: () => ctx.heartbeat(details()),
         signalProgress: async () => void (await signalProgress(deps.client, input, progress)),
-      });
+        // The store's message names the URI and the cause, never credentials.
+        uploadRetry: (err, attempt, delayMs) => ctx.log.warn(`checkpoint upload failed (try ${attempt}), retrying in ${delayMs / 1000} s: ${(err as Error).message}`),
+      }, guard);
       const liveness = new TrainerLiveness(Date.now());
       const onEvent = (e: ToolEvent) => {
         const now = Date.now();
         liveness.observe(e, now);
         events.fold(e, now);
       };
-      const env = { KILN_NODE_RANK: String(input.rank) };
+      // The run's W&B id and name, and a folder for its curves that outlives the attempt folders
+      // (python/kiln_trainer/tracking.py).
+      const tracking = { KILN_RUN_ID: input.runKey.slice(0, 16), KILN_RUN_NAME: input.trainingWorkflowId, KILN_TRACKING_DIR: join(runDir, 'tracking') };
+      const env = { KILN_NODE_RANK: String(input.rank), ...tracking };
       const stop = new TrainerStop({ command, onEvent, fatalType: ErrorType.TrainerFatal, env }, stopGraceMs);
 
       if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason; // cancelled while meeting: nothing to stop
       const unlisten = stop.listen(deps.shutdownSignal, ctx.cancellationSignal, () => stopModeOf(deps.client, input));
+      const unfence = fenceNode(ctx, probeServer(deps.client), guard, stop);
       const stopWatchdog =
         input.rank === 0
           ? startWatchdog(liveness, input.stallTimeoutSeconds ?? 120, { stopping: () => stop.stopping, step: () => progress.step, onStall: (why) => stop.stall(why) })
@@ -81,6 +110,7 @@ export function createTrainNode(deps: NodeDeps) {
       } finally {
         stopWatchdog();
         unlisten();
+        unfence();
         const exitedAt = Date.now();
         Object.assign(timings, liveness.timings(exitedAt));
         // Steps after the last checkpoint are kept too: the report shows them as lost work.
@@ -88,10 +118,10 @@ export function createTrainNode(deps: NodeDeps) {
         timings.uploadWaitMs = Date.now() - exitedAt;
         timings.activityMs = Date.now() - timings.startedAt;
       }
-      await events.uploads; // an upload failure is worth a retry of the gang
+      if (!stop.fenced) await events.uploads; // an upload failure is worth a retry of the gang
       return nodeResult({ input, workerId: deps.workerId, run, stop, events, step: progress.step, cancellation: ctx.cancellationSignal, timings });
     }, details, 1000);
-  };
+  }
 }
 
 interface NodeEnding {
@@ -110,6 +140,7 @@ interface NodeEnding {
 function nodeResult({ input, workerId, run, stop, events, step, cancellation, timings }: NodeEnding): TrainNodeResult {
   const { final, lastUploaded } = events;
   const where = `Node ${input.rank} (attempt ${input.attempt}${workerId ? `, worker ${workerId}` : ''})`;
+  if (stop.fenced) throw transient(ErrorType.NodeFenced, `${where} fenced itself: ${stop.fenced}; it stopped its trainer at step ${step} and commits no more checkpoints.`);
   if (stop.stalled) throw transient(ErrorType.NodeHung, `${where} is hung: ${stop.stalled}; killed it.`);
   if (run.exitCode === 0 && (input.rank !== 0 || final?.event === 'done')) {
     return { rank: input.rank, status: 'done', step: Number(final?.step ?? step), finalLoss: num(final?.final_loss), checkpoint: lastUploaded, timings };

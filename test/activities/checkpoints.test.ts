@@ -1,15 +1,16 @@
 // latestCheckpoint (GPU activity): the newest checkpoint committed by its _COMPLETE marker, found
 // by listing the artifact store; an upload cut short (no marker) is never resumed from.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { COMPLETE_MARKER, downloadCheckpoint, latestCheckpoint, uploadCheckpoint } from '../../activities/train/checkpoints.js';
+import { COMPLETE_MARKER, downloadCheckpoint, latestCheckpoint, uploadCheckpoint, uploadCheckpointPatiently } from '../../activities/train/checkpoints.js';
 import { ErrorType } from '../../contracts/errors.js';
 import { fileUri, store } from '../../lib/storage/index.js';
 import { failureMatching } from '../support/failures.js';
+import { startMinio } from '../support/minio.js';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'kiln-ckpt-test-'));
@@ -69,5 +70,28 @@ describe('latestCheckpoint', () => {
   it('downloading a checkpoint that is not there fails as NotFound naming it', async () => {
     const uri = fileUri(join(tmp(), 'checkpoints', 'step_00000042'));
     await assert.rejects(downloadCheckpoint(uri, tmp()), failureMatching(ErrorType.NotFound, /step_00000042/));
+  });
+});
+
+describe('uploadCheckpointPatiently (MinIO stopped and started again)', () => {
+  it('rides out the outage and commits the checkpoint; a folder pruned meanwhile is skipped', async () => {
+    const minio = await startMinio();
+    try {
+      const checkpointsUri = `s3://${minio.bucket}/run/checkpoints`;
+      const local = tmp();
+      await minio.stopServer();
+      const retries: string[] = [];
+      const upload = uploadCheckpointPatiently(localCheckpoint(local, 20), checkpointsUri, { onRetry: (e) => retries.push((e as Error).message) });
+      const pruned = uploadCheckpointPatiently(localCheckpoint(local, 40), checkpointsUri);
+      await new Promise((r) => setTimeout(r, 2_500));
+      rmSync(join(local, 'step_00000040'), { recursive: true }); // the trainer keeps the newest few
+      await minio.startAgain();
+      assert.equal(await upload, `${checkpointsUri}/step_00000020`);
+      assert.equal(await pruned, undefined);
+      assert.ok(retries.length >= 1 && retries.every((m) => /ECONNREFUSED/.test(m)), retries.join('\n'));
+      assert.deepEqual(await latestCheckpoint({ checkpointsUri }), { uri: `${checkpointsUri}/step_00000020`, step: 20 });
+    } finally {
+      await minio.stop();
+    }
   });
 });

@@ -18,6 +18,7 @@ import { store } from '../../lib/storage/index.js';
 import { statusQuery, TASK_QUEUES, type TrainingStatus } from '../../contracts/workflows.js';
 import type { PipelineResult } from '../../contracts/pipeline.js';
 import { readMetrics } from '../../activities/train/metrics.js';
+import { COMPLETE_MARKER } from '../../activities/train/checkpoints.js';
 import { startPostgresTemporal, type PostgresTemporal } from '../support/postgresTemporal.js';
 import { CHROMIUM, checkTemporalUi } from './ui.js';
 import { status, tinyConfig, waitFor } from './support.js';
@@ -68,15 +69,21 @@ async function manifestOf(dir: string, root: string): Promise<Manifest> {
   return JSON.parse(JSON.stringify(m).split(root).join('<root>'), (key, value) => (key === 'seconds_by_step' ? undefined : value));
 }
 
-/** SHA-256 of every file under a file:// folder, by relative path (the manifest, which names its root, aside). */
+/**
+ * SHA-256 of every file under a file:// folder, by relative path (the manifest, which names its
+ * root, aside). A checkpoint's commit marker also names the gang that wrote it (fence epoch, attempt,
+ * worker): only its file list is compared.
+ */
 function hashTree(uri: string): Record<string, string> {
   const top = fileURLToPath(uri);
   const out: Record<string, string> = {};
+  const contentOf = (p: string, name: string) =>
+    name === COMPLETE_MARKER ? JSON.stringify((JSON.parse(readFileSync(p, 'utf8')) as { files: unknown }).files) : readFileSync(p);
   const walk = (dir: string) => {
     for (const name of readdirSync(dir).sort()) {
       const p = join(dir, name);
       if (statSync(p).isDirectory()) walk(p);
-      else if (name !== '_MANIFEST.json') out[p.slice(top.length + 1)] = createHash('sha256').update(readFileSync(p)).digest('hex');
+      else if (name !== '_MANIFEST.json') out[p.slice(top.length + 1)] = createHash('sha256').update(contentOf(p, name)).digest('hex');
     }
   };
   walk(top);

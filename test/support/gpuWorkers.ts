@@ -4,6 +4,8 @@
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createClaimWorker } from '../../activities/train/claim.js';
+import { gangKey, NodeSlot } from '../../activities/train/nodeSlot.js';
+import type { TrainNodeInput } from '../../contracts/training.js';
 import { gpuWorkerQueue, TASK_QUEUES } from '../../contracts/workflows.js';
 
 export async function runWithGpuWorkers<T>(
@@ -14,7 +16,19 @@ export async function runWithGpuWorkers<T>(
   const workers: Worker[] = [];
   try {
     for (const workerId of opts.ids ?? ['w0', 'w1']) {
-      const activities = { claimWorker: createClaimWorker({ client: opts.client, workerId }), ...opts.activities };
+      // One gang per worker, as in workers/gpuWorker.ts: the stand-in node holds the slot as the real one does.
+      const slot = new NodeSlot();
+      const given = opts.activities as { trainNode?: (input: TrainNodeInput) => Promise<unknown> };
+      const trainNode = given.trainNode && (async (input: TrainNodeInput) => {
+        const key = gangKey(input.trainingWorkflowId, input.attempt);
+        slot.occupy(key);
+        try {
+          return await given.trainNode!(input);
+        } finally {
+          slot.release(key);
+        }
+      });
+      const activities = { claimWorker: createClaimWorker({ client: opts.client, workerId, slot }), ...opts.activities, ...(trainNode ? { trainNode } : {}) };
       const connection = await NativeConnection.connect({ address: opts.address });
       connections.push(connection);
       for (const taskQueue of [TASK_QUEUES.gpu, gpuWorkerQueue(workerId)]) {

@@ -80,13 +80,14 @@ export function gangInput(env: GangEnv, name: string, trainer: TrainerConfig, ex
 }
 
 /** Starts the server, `gpuWorkers` GPU worker processes and an in-process workflow worker. */
-export async function startGang(opts: { gpuWorkers?: number; workerEnv?: Record<string, string> } = {}): Promise<GangEnv> {
+export async function startGang(opts: { gpuWorkers?: number; workerEnv?: Record<string, string>; temporalListenIp?: string } = {}): Promise<GangEnv> {
   const home = mkdtempSync(join(tmpdir(), 'kiln-gang-'));
   const stack = new Stack({
     home,
     temporalPort: await freePort(),
     uiPort: await freePort(),
     gpuWorkers: opts.gpuWorkers ?? 2,
+    temporalListenIp: opts.temporalListenIp,
     env: { KILN_CPU_THREADS: '1', KILN_SHUTDOWN_GRACE_SECONDS: '30', ...opts.workerEnv },
   });
   try {
