@@ -14,7 +14,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createDataActivities } from '../../activities/data.js';
 import { ErrorType } from '../../contracts/errors.js';
 import { TASK_QUEUES } from '../../contracts/workflows.js';
@@ -24,7 +24,7 @@ import { fileUri, store } from '../../lib/storage/index.js';
 import { tmpDir } from '../data/fixtures.js';
 import { redoneActivities, describeRedone } from '../support/redoneWork.js';
 import { mountSmallDisk, type SmallDisk } from '../support/smallDisk.js';
-import { startTestServer } from '../support/temporal.js';
+import { dataStagesBundle, startTestServer } from '../support/temporal.js';
 import { waitFor } from '../support/waitFor.js';
 import { tinyConfig } from './support.js';
 
@@ -38,10 +38,7 @@ let disk: SmallDisk;
 before(async () => {
   disk = mountSmallDisk(64);
   env = await startTestServer();
-  bundle = await bundleWorkflowCode({
-    workflowsPath: fileURLToPath(new URL('../support/dataStagesWorkflow.ts', import.meta.url)),
-    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error } as never,
-  });
+  bundle = await dataStagesBundle();
 });
 after(async () => {
   await env?.teardown();

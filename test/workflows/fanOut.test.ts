@@ -3,9 +3,8 @@
 // dataset runs its parts on all 4 workers at once.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createDataActivities } from '../../activities/data.js';
 import { TASK_QUEUES } from '../../contracts/workflows.js';
 import { validateConfig } from '../../lib/config/validate.js';
@@ -13,20 +12,17 @@ import { readManifest, type StageResult } from '../../lib/manifest.js';
 import { fileUri, store } from '../../lib/storage/index.js';
 import { repoRoot } from '../../lib/workdirs.js';
 import { tmpDir } from '../data/fixtures.js';
-import { startTestServer } from '../support/temporal.js';
+import { dataStagesBundle, startTestServer } from '../support/temporal.js';
 
 const SAMPLE = `${repoRoot}/../shared/data/stack-sample/data`;
 // Eight small languages, one file each: with bytesPerPart 1, eight ingest parts.
 const SOURCE = `file://${SAMPLE}/{c++,cmake,php,sql,shell,toml,css,scss}/*.parquet`;
 
 let env: TestWorkflowEnvironment;
-let bundle: Awaited<ReturnType<typeof bundleWorkflowCode>>;
+let bundle: WorkflowBundleWithSourceMap;
 before(async () => {
   env = await startTestServer();
-  bundle = await bundleWorkflowCode({
-    workflowsPath: fileURLToPath(new URL('../support/dataStagesWorkflow.ts', import.meta.url)),
-    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error } as never,
-  });
+  bundle = await dataStagesBundle();
 });
 after(async () => {
   await env?.teardown();
