@@ -2,18 +2,19 @@
 // tmpfs of its own; once ingest has committed, a ballast fills it, so clean's writes fail with
 // ENOSPC. That must be a retryable KilnStoreFull failure whose message tells the operator to free
 // space, with no partial file left behind (writes are temp + rename); after the ballast is removed
-// the stage goes on and every stage's output equals an undisturbed run's. On the Temporal dev
-// server (TestWorkflowEnvironment) with an in-process data worker: the fault is in the store, not
-// in Temporal, so the cheaper server serves. Prints the time to recover and the rows redone.
+// the stage goes on and every stage's output equals an undisturbed run's. On the PostgreSQL-backed
+// Temporal server (test/support/postgresTemporal.ts), as the other chaos suites, with an in-process
+// data worker. Prints the time to recover and the rows redone.
 //
 // KILN_CHAOS_DISK_FULL_S: how long the disk stays full (default 10 s).
+// KILN_CHAOS_DEV_SERVER=1: the Temporal dev server instead (no PostgreSQL needed; a quicker check).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createDataActivities } from '../../activities/data.js';
 import { ErrorType } from '../../contracts/errors.js';
@@ -22,6 +23,8 @@ import { validateConfig } from '../../lib/config/validate.js';
 import { readManifest, type StageResult } from '../../lib/manifest.js';
 import { fileUri, store } from '../../lib/storage/index.js';
 import { tmpDir } from '../data/fixtures.js';
+import { ensureSearchAttributes } from '../../workers/searchAttributes.js';
+import { startPostgresTemporal } from '../support/postgresTemporal.js';
 import { redoneActivities, describeRedone } from '../support/redoneWork.js';
 import { mountSmallDisk, type SmallDisk } from '../support/smallDisk.js';
 import { dataStagesBundle, startTestServer } from '../support/temporal.js';
@@ -31,17 +34,42 @@ import { tinyConfig } from './support.js';
 const STAGES = ['ingest', 'clean', 'dedup', 'tokenizer', 'shard'] as const;
 const FULL_MS = Number(process.env.KILN_CHAOS_DISK_FULL_S ?? 10) * 1000;
 
-let env: TestWorkflowEnvironment;
+/** The Temporal server the suite runs on, whichever kind. */
+interface Server {
+  address: string;
+  client: Client;
+  stop(): Promise<void>;
+}
+
+async function startServer(): Promise<Server> {
+  if (process.env.KILN_CHAOS_DEV_SERVER === '1') {
+    const dev = await startTestServer();
+    return { address: dev.address, client: dev.client, stop: () => dev.teardown() };
+  }
+  const pg = await startPostgresTemporal();
+  const client = new Client({ connection: await Connection.connect({ address: pg.address }), namespace: pg.namespace });
+  await ensureSearchAttributes(client, pg.namespace);
+  return {
+    address: pg.address,
+    client,
+    async stop() {
+      await client.connection.close();
+      await pg.stop();
+    },
+  };
+}
+
+let env: Server;
 let bundle: WorkflowBundleWithSourceMap;
 let disk: SmallDisk;
 
 before(async () => {
   disk = mountSmallDisk(64);
-  env = await startTestServer();
+  env = await startServer();
   bundle = await dataStagesBundle();
 });
 after(async () => {
-  await env?.teardown();
+  await env?.stop();
   disk?.unmount();
 });
 
@@ -54,7 +82,7 @@ function configAt(root: string) {
 async function withWorkers<T>(work: () => Promise<T>): Promise<T> {
   const connection = await NativeConnection.connect({ address: env.address });
   const data = await Worker.create({ connection, taskQueue: TASK_QUEUES.data, activities: createDataActivities(), maxConcurrentActivityTaskExecutions: 2 });
-  const wf = await Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUES.workflows, workflowBundle: bundle });
+  const wf = await Worker.create({ connection, taskQueue: TASK_QUEUES.workflows, workflowBundle: bundle });
   const running = [data.run(), wf.run()];
   try {
     return await work();

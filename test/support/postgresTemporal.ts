@@ -109,7 +109,11 @@ async function freeLowPort(taken: Set<number>): Promise<number> {
 
 const tail = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').slice(-3000) : '');
 
-export async function startPostgresTemporal(opts: { ui?: boolean } = {}): Promise<PostgresTemporal> {
+/**
+ * @param opts.frontendIp the address the frontend's gRPC listens on (default: loopback only);
+ *   `0.0.0.0` lets workers in another network namespace reach it (the partition test).
+ */
+export async function startPostgresTemporal(opts: { ui?: boolean; frontendIp?: string } = {}): Promise<PostgresTemporal> {
   for (const b of [temporalServerBinary(), temporalSqlToolBinary(), ...(opts.ui ? [temporalUiBinary()] : [])]) {
     if (!existsSync(b)) throw new Error(`${b} is missing: run ./scripts/bootstrap.sh --test (it builds the Temporal server, its SQL tool and the UI server).`);
   }
@@ -185,7 +189,11 @@ export async function startPostgresTemporal(opts: { ui?: boolean } = {}): Promis
       persistence: { defaultStore: 'default', visibilityStore: 'visibility', numHistoryShards: 4, datastores: { default: store('temporal', 20), visibility: store('temporal_visibility', 4) } },
       global: { membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' } },
       services: {
-        frontend: { rpc: { ...rpc(ports.frontend!, ports.frontendMembership!).rpc, httpPort: ports.frontendHttp } },
+        frontend: {
+          rpc: opts.frontendIp
+            ? { grpcPort: ports.frontend, membershipPort: ports.frontendMembership, bindOnIP: opts.frontendIp, httpPort: ports.frontendHttp }
+            : { ...rpc(ports.frontend!, ports.frontendMembership!).rpc, httpPort: ports.frontendHttp },
+        },
         history: rpc(ports.history!, ports.historyMembership!),
         matching: rpc(ports.matching!, ports.matchingMembership!),
         worker: rpc(ports.worker!, ports.workerMembership!),

@@ -80,7 +80,8 @@ export function gangInput(env: GangEnv, name: string, trainer: TrainerConfig, ex
 }
 
 /** Starts the server, `gpuWorkers` GPU worker processes and an in-process workflow worker. */
-export async function startGang(opts: { gpuWorkers?: number; workerEnv?: Record<string, string>; temporalListenIp?: string } = {}): Promise<GangEnv> {
+/** `temporalAddress`: an existing server (the PostgreSQL-backed one) instead of a dev server of its own. */
+export async function startGang(opts: { gpuWorkers?: number; workerEnv?: Record<string, string>; temporalListenIp?: string; temporalAddress?: string } = {}): Promise<GangEnv> {
   const home = mkdtempSync(join(tmpdir(), 'kiln-gang-'));
   const stack = new Stack({
     home,
@@ -88,10 +89,11 @@ export async function startGang(opts: { gpuWorkers?: number; workerEnv?: Record<
     uiPort: await freePort(),
     gpuWorkers: opts.gpuWorkers ?? 2,
     temporalListenIp: opts.temporalListenIp,
+    temporalAddress: opts.temporalAddress,
     env: { KILN_CPU_THREADS: '1', KILN_SHUTDOWN_GRACE_SECONDS: '30', ...opts.workerEnv },
   });
   try {
-    await stack.startTemporal();
+    if (!opts.temporalAddress) await stack.startTemporal();
     for (let i = 0; i < (opts.gpuWorkers ?? 2); i++) stack.startGpuWorker(i);
     const shardsDir = await writeTinyShards(join(home, 'shards'));
     const connection = await NativeConnection.connect({ address: stack.temporalAddress });

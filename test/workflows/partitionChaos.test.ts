@@ -7,7 +7,8 @@
 // Asserted: the cut-off trainers stop on their own (no word from the server can reach them);
 // no checkpoint file or commit by the old gang lands after the new gang raised the fence; the run
 // finishes with the undisturbed run's final weights, bit for bit. Printed: time to detect, time to
-// recover, steps redone.
+// recover, steps redone. On the PostgreSQL-backed Temporal server (its frontend listening where the
+// namespace can reach it), as the other chaos suites; KILN_CHAOS_DEV_SERVER=1: the dev server.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, openSync, readFileSync, readdirSync, statSync } from 'node:fs';
@@ -22,6 +23,7 @@ import type { TrainerConfig, TrainingRunResult } from '../../contracts/training.
 import { fileUriToPath } from '../../lib/storage/index.js';
 import { repoRoot } from '../../lib/workdirs.js';
 import { createNetns, netnsUnavailable, type Netns } from '../support/netns.js';
+import { startPostgresTemporal, type PostgresTemporal } from '../support/postgresTemporal.js';
 import { alive, gangInput, startGang, tinyTrainer, trainerProcesses, type GangEnv } from '../support/trainingGang.js';
 import { waitFor } from '../support/waitFor.js';
 
@@ -33,19 +35,29 @@ process.env.KILN_CPU_THREADS = '1';
 
 let env: GangEnv;
 let ns: Netns;
+let pg: PostgresTemporal | undefined;
+let temporalPort: number;
 const inside: ChildProcess[] = [];
 
 before(async () => {
   const why = netnsUnavailable();
   if (why) throw new Error(`The partition test cannot run: ${why}. Run the tests as root on Linux with iproute2 (CI does).`);
   ns = createNetns();
-  env = await startGang({ gpuWorkers: 0, temporalListenIp: '0.0.0.0' });
+  if (process.env.KILN_CHAOS_DEV_SERVER === '1') {
+    env = await startGang({ gpuWorkers: 0, temporalListenIp: '0.0.0.0' });
+    temporalPort = env.stack.temporalPort;
+  } else {
+    pg = await startPostgresTemporal({ frontendIp: '0.0.0.0' });
+    env = await startGang({ gpuWorkers: 0, temporalAddress: pg.address });
+    temporalPort = Number(pg.address.split(':').pop());
+  }
   for (const index of [0, 1]) inside.push(startWorkerInside(index));
 });
 
 after(async () => {
   for (const child of inside) child.kill('SIGKILL');
   await env?.stop();
+  await pg?.stop();
   ns?.remove();
 });
 
@@ -57,7 +69,7 @@ function startWorkerInside(index: number): ChildProcess {
   return spawn(file, args, {
     cwd: repoRoot,
     stdio: ['ignore', log, log],
-    env: { ...process.env, KILN_HOME: join(env.home, name), TEMPORAL_ADDRESS: `${ns.hostIp}:${env.stack.temporalPort}`, KILN_WORKER_ID: `ns-${index}`, KILN_SHUTDOWN_GRACE_SECONDS: '30' },
+    env: { ...process.env, KILN_HOME: join(env.home, name), TEMPORAL_ADDRESS: `${ns.hostIp}:${temporalPort}`, KILN_WORKER_ID: `ns-${index}`, KILN_SHUTDOWN_GRACE_SECONDS: '30' },
   });
 }
 
