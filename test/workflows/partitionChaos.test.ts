@@ -11,7 +11,7 @@
 // namespace can reach it), as the other chaos suites; KILN_CHAOS_DEV_SERVER=1: the dev server.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, openSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,6 +64,7 @@ after(async () => {
 /** A GPU worker inside the namespace, with a disk (KILN_HOME) of its own as a real node has. */
 function startWorkerInside(index: number): ChildProcess {
   const name = `ns-worker-${index}`;
+  mkdirSync(join(env.home, 'logs'), { recursive: true }); // the stack makes it with its first process
   const log = openSync(join(env.home, 'logs', `${name}.log`), 'a');
   const { file, args } = ns.wrap(process.execPath, ['--import', 'tsx', join(repoRoot, 'workers/gpuWorker.ts')]);
   return spawn(file, args, {
