@@ -91,6 +91,9 @@ describe('a data worker with KILN_METRICS_PORT and KILN_LOG_FORMAT=json', () => 
     assert.ok(sample(text, 'temporal_activity_execution_latency_count', { activity_type: 'dedupSignatures' })! >= 2, text.split('\n').filter((l) => l.startsWith('temporal_')).join('\n'));
     assert.ok(sample(text, 'temporal_workflow_completed', { workflow_type: 'dedupWorkflow' })! >= 1);
 
+    // The worker writes its lines to a pipe this process reads asynchronously: the workflow's
+    // failure can reach the test before the worker's line about it does.
+    await waitFor('the WARN line of the failed attempt', async () => stderr.includes('obs-dedup-bad') && /"level":"WARN"[^\n]*obs-dedup-bad|obs-dedup-bad[^\n]*"level":"WARN"/.test(stderr), 30_000, 100).catch(() => undefined);
     const lines = stderr.split('\n').filter((l) => l.trim());
     const parsed = lines.map((l) => {
       try {
