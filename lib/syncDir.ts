@@ -15,11 +15,13 @@ export function listLocalFiles(dir: string): string[] {
 }
 
 /** Uploads every file under `localDir` to `prefixUri`, keeping relative paths. Returns the URIs. */
-export async function uploadDir(localDir: string, prefixUri: string, opts: { skip?: (rel: string) => boolean } = {}): Promise<string[]> {
+/** `beforeEach` runs before each file's upload (a fenced writer's permission check); a throw stops the upload. */
+export async function uploadDir(localDir: string, prefixUri: string, opts: { skip?: (rel: string) => boolean; beforeEach?: () => Promise<void> } = {}): Promise<string[]> {
   const uris: string[] = [];
   for (const file of listLocalFiles(localDir)) {
     const rel = relative(localDir, file).split(sep).join('/');
     if (opts.skip?.(rel)) continue;
+    await opts.beforeEach?.();
     const uri = joinUri(prefixUri, rel);
     await store.upload(file, uri);
     uris.push(uri);

@@ -4,11 +4,11 @@
  * node) is ignored, so resume always starts from a whole checkpoint.
  */
 import { existsSync } from 'node:fs';
-import { basename, join, relative, sep } from 'node:path';
+import { basename, join } from 'node:path';
 import { joinUri } from '../../lib/manifest.js';
 import { store } from '../../lib/storage/index.js';
 import { retryTransient, type RetryOptions } from '../../lib/storage/retry.js';
-import { downloadDirOnce, listLocalFiles } from '../../lib/syncDir.js';
+import { downloadDirOnce, uploadDir } from '../../lib/syncDir.js';
 import type { CommitGuard } from './fence.js';
 
 export const COMPLETE_MARKER = '_COMPLETE';
@@ -37,16 +37,9 @@ export async function latestCheckpoint(input: { checkpointsUri: string }): Promi
  */
 export async function uploadCheckpoint(localDir: string, checkpointsUri: string, guard?: CommitGuard): Promise<string> {
   const uri = joinUri(checkpointsUri, basename(localDir));
-  let files = 0;
-  for (const file of listLocalFiles(localDir)) {
-    const rel = relative(localDir, file).split(sep).join('/');
-    if (rel === COMPLETE_MARKER) continue;
-    await guard?.check();
-    await store.upload(file, joinUri(uri, rel));
-    files += 1;
-  }
+  const files = await uploadDir(localDir, uri, { skip: (rel) => rel === COMPLETE_MARKER, beforeEach: async () => guard?.check() });
   await guard?.check();
-  await store.writeBytes(joinUri(uri, COMPLETE_MARKER), JSON.stringify({ files, ...guard?.stamp() }) + '\n');
+  await store.writeBytes(joinUri(uri, COMPLETE_MARKER), JSON.stringify({ files: files.length, ...guard?.stamp() }) + '\n');
   return uri;
 }
 
