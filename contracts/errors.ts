@@ -72,3 +72,12 @@ export function fatal(type: ErrorType, message: string, details?: unknown): Appl
 export function transient(type: ErrorType, message: string, details?: unknown): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable: false, details: details === undefined ? [] : [details] });
 }
+
+/**
+ * Whether a retry may fix the failure `err`: not flagged non-retryable, and not of a type the
+ * retry policies never retry (nonRetryableErrorTypes). Any other error (network, a crash) is retryable.
+ */
+export function isRetryable(err: unknown): boolean {
+  if (err instanceof ApplicationFailure) return !err.nonRetryable && !(nonRetryableErrorTypes as readonly string[]).includes(err.type ?? '');
+  return true;
+}

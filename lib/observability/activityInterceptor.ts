@@ -4,19 +4,12 @@
  * says how it ended, with the SDK's context (workflowId, attempt, ...) and `stage`.
  */
 import type { Context } from '@temporalio/activity';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { CancelledFailure } from '@temporalio/common';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, ActivityInterceptors, Next } from '@temporalio/worker';
-import { nonRetryableErrorTypes } from '../../contracts/errors.js';
+import { isRetryable } from '../../contracts/errors.js';
 import { recordActivityFailure, recordStage } from './metrics.js';
 import { workDone } from './workDone.js';
 
-const NON_RETRYABLE: readonly string[] = nonRetryableErrorTypes;
-
-/** Whether Temporal will retry the attempt that threw `err` (by the failure's type, as the retry policies decide). */
-export function isRetryable(err: unknown): boolean {
-  if (err instanceof ApplicationFailure) return !err.nonRetryable && !NON_RETRYABLE.includes(err.type ?? '');
-  return true;
-}
 
 class StageMetrics implements ActivityInboundCallsInterceptor {
   constructor(private readonly ctx: Context) {}

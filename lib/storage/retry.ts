@@ -6,7 +6,7 @@
  * checkpoint upload, whose failure would restart the whole gang. Stage activities need none of
  * this: their retry policies bridge an outage.
  */
-import { ApplicationFailure } from '@temporalio/common';
+import { isRetryable } from '../../contracts/errors.js';
 
 export interface RetryOptions {
   /** How long to keep trying, from the first attempt (ms). */
@@ -18,10 +18,6 @@ export interface RetryOptions {
   giveUp?: (err: unknown) => boolean;
   /** Told before each wait: for a log line or a heartbeat. */
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
-}
-
-export function isRetryable(err: unknown): boolean {
-  return !(err instanceof ApplicationFailure && err.nonRetryable);
 }
 
 export async function retryTransient<T>(op: () => Promise<T>, opts: RetryOptions): Promise<T> {

@@ -8,7 +8,7 @@ import type { LogEntry } from '@temporalio/worker';
 import { TrainerEvents } from '../../activities/train/events.js';
 import type { TrainNodeInput } from '../../contracts/training.js';
 import { ErrorType } from '../../contracts/errors.js';
-import { isRetryable } from '../../lib/observability/activityInterceptor.js';
+import { isRetryable } from '../../contracts/errors.js';
 import { formatJsonLog } from '../../lib/observability/jsonLog.js';
 import { recordStage, TrainingRate, useMetricMeter } from '../../lib/observability/metrics.js';
 import { workDone } from '../../lib/observability/workDone.js';

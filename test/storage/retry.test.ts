@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ErrorType, fatal } from '../../contracts/errors.js';
 import { retryable } from '../../lib/storage/fileStore.js';
-import { isRetryable, retryTransient } from '../../lib/storage/retry.js';
+import { isRetryable } from '../../contracts/errors.js';
+import { retryTransient } from '../../lib/storage/retry.js';
 
 describe('retryTransient', () => {
   it('retries a retryable failure with growing waits until the call succeeds', async () => {
