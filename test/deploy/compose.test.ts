@@ -75,6 +75,21 @@ describe('docker-compose.yml', () => {
     assert.equal(services['gpu-worker']!.environment.KILN_NODE_ADDR, undefined);
   });
 
+  it('serves the codec server to the UI only when asked, on the host\'s loopback, for the UI\'s origin', () => {
+    const { 'codec-server': codec, 'temporal-ui': ui } = services;
+    const args = [codec!.command].flat() as string[];
+    const arg = (flag: string) => args[args.indexOf(flag) + 1];
+    assert.ok(args.includes('codec-server'), 'runs `kiln codec-server`');
+    assert.ok(existsSync(join(repoRoot, 'cli/commands/codec-server.ts')));
+    assert.deepEqual(codec!.profiles, ['codec'], 'off unless `--profile codec`: without keys it has nothing to decrypt');
+    assert.equal(codec!.environment.KILN_CODEC_KEYS, services['data-worker']!.environment.KILN_CODEC_KEYS, 'the workers\' keys');
+    // Published on 127.0.0.1 only, at the port it listens on.
+    assert.deepEqual(codec!.ports, [`127.0.0.1:${arg('--port')}:${arg('--port')}`]);
+    // The browser that calls it has the UI's published origin.
+    assert.equal(arg('--origin'), `http://localhost:${(ui!.ports[0] as string).split(':')[0]}`);
+    assert.match(ui!.environment.TEMPORAL_CODEC_ENDPOINT, /^\$\{KILN_UI_CODEC_ENDPOINT:-\}$/);
+  });
+
   it('deploy/compose.env.example lists every variable the file reads, with placeholders for the secrets', () => {
     const text = readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8');
     const read = new Set([...text.matchAll(/\$\{([A-Z_]+)/g)].map((m) => m[1]!));
