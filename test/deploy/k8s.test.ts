@@ -240,3 +240,40 @@ describe('Services and images', () => {
     }
   });
 });
+
+describe('deploy/k8s/codec: the codec server, applied on its own', () => {
+  const codec = renderKustomization(join(deployDir, 'k8s/codec'));
+  const deployment = find(codec, 'Deployment', 'kiln-codec-server');
+  const container = deployment.spec.template.spec.containers[0];
+  const args = container.command as string[];
+
+  it('renders valid objects in the kiln Namespace, outside both other kustomizations', () => {
+    for (const d of codec) {
+      validateK8s(d);
+      assert.equal(d.metadata.namespace, 'kiln', `${d.kind} ${d.metadata.name}`);
+      assert.ok(!stack.some((x) => x.kind === d.kind && x.metadata.name === d.metadata.name), 'without keys it would not start: not in deploy/');
+    }
+  });
+
+  it('runs `kiln codec-server` on the workers\' image with the workers\' keys, required, and an optional token', () => {
+    assert.ok(args.includes('codec-server'));
+    assert.equal(args[args.indexOf('--host') + 1], '0.0.0.0', 'reached through its Service');
+    const workerImage = find(stack, 'Deployment', 'kiln-data-worker').spec.template.spec.containers[0].image;
+    assert.equal(container.image, workerImage);
+    const env = Object.fromEntries((container.env as Obj[]).map((e) => [e.name, e.valueFrom.secretKeyRef]));
+    const workerKeys = find(stack, 'Deployment', 'kiln-data-worker').spec.template.spec.containers[0].env.find((e: Obj) => e.name === 'KILN_CODEC_KEYS').valueFrom.secretKeyRef;
+    assert.deepEqual({ ...env.KILN_CODEC_KEYS, optional: true }, workerKeys, 'the same Secret and key as the workers');
+    assert.equal(env.KILN_CODEC_KEYS.optional, undefined, 'a codec server without keys must not start');
+    assert.equal(env.KILN_CODEC_SERVER_TOKEN.optional, true);
+    const example = secretsExample.find((d) => d.metadata.name === 'kiln-codec')!;
+    for (const ref of Object.values(env)) assert.ok(ref.key in example.stringData, `secrets.example.yaml's kiln-codec lacks ${ref.key}`);
+  });
+
+  it('is a ClusterIP Service on the port the server listens on', () => {
+    const svc = find(codec, 'Service', 'kiln-codec-server');
+    assert.equal(svc.spec.type, 'ClusterIP', 'whoever reaches it can decrypt');
+    const port = container.ports.find((p: Obj) => p.name === svc.spec.ports[0].targetPort);
+    assert.equal(String(port.containerPort), args[args.indexOf('--port') + 1]);
+    for (const [k, v] of Object.entries(svc.spec.selector)) assert.equal(deployment.spec.template.metadata.labels[k], v);
+  });
+});
