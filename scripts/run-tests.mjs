@@ -30,9 +30,11 @@ if (files.length === 0) {
   process.exit(1);
 }
 // Heavy suites (a real Temporal server, MinIO, training) must not run concurrently on 2 cores.
+// --test-force-exit: a file whose tests are over exits even if a failed test left workers polling
+// a server already gone (it would otherwise hold the whole run until CI's limit).
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-force-exit', '--test-reporter=spec', ...files],
   { cwd: root, stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

@@ -19,8 +19,15 @@ export function createClaimWorker(deps: { client: Client; workerId?: string; slo
     if (!deps.workerId) throw transient(ErrorType.InvalidConfig, 'This GPU worker has no id (KILN_WORKER_ID is unset and its activities were created without workerId): it cannot take gang nodes.');
     const ctx = Context.current();
     const key = gangKey(input.trainingWorkflowId, input.attempt);
-    if (!deps.slot.tryClaim(key)) {
-      throw transient(ErrorType.WorkerBusy, `GPU worker ${deps.workerId} is promised to another gang (${deps.slot.holderOf()}); the claim goes back to the queue for a free worker.`);
+    while (!deps.slot.tryClaim(key)) {
+      // Promised to a gang whose claim just ended: wait out the promise (its node, if it was
+      // placed, comes within it), then take the worker or refuse.
+      const lapsing = deps.slot.lapsingFor(key);
+      if (lapsing === undefined) {
+        throw transient(ErrorType.WorkerBusy, `GPU worker ${deps.workerId} is promised to another gang (${deps.slot.holderOf()}); the claim goes back to the queue for a free worker.`);
+      }
+      ctx.heartbeat();
+      await ctx.sleep(Math.min(lapsing + 1, 500)); // rejects with the cancellation
     }
     const claim: WorkerClaim = { attempt: input.attempt, rank: input.rank, workerId: deps.workerId, taskQueue: gpuWorkerQueue(deps.workerId) };
     try {

@@ -32,6 +32,21 @@ export class NodeSlot {
     return this.holder?.key;
   }
 
+  /**
+   * How long another gang's claim should wait here: the ms left of a promise that only a finished
+   * claim holds (no node has come for it yet), or undefined when the worker is free, already
+   * `key`'s, or busy with a node. Refusing such a claim outright would send it to the back of the
+   * queue with a growing retry delay, while the gang that just gave up its placement (the usual
+   * reason for a lapsing promise) claims the worker again first: two gangs on one worker could
+   * take turns for minutes (bench:scale, the placement test in CI). Waiting keeps its turn.
+   */
+  lapsingFor(key: string): number | undefined {
+    const h = this.holder;
+    if (!h || h.key === key || h.until === undefined || this.running !== undefined) return undefined;
+    const left = h.until - this.now();
+    return left > 0 ? left : undefined;
+  }
+
   /** A claim for `key`: true when this worker may offer itself (it is free, or already that gang's). */
   tryClaim(key: string): boolean {
     const held = this.holderOf();

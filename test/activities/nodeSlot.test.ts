@@ -33,6 +33,21 @@ describe('NodeSlot', () => {
     assert.ok(slot.tryClaim(b), 'a promise nobody came for lapses');
   });
 
+  it('tells another gang how long a promise without a node has left, and nothing when a node runs', () => {
+    let now = 0;
+    const slot = new NodeSlot(10_000, () => now);
+    assert.equal(slot.lapsingFor(b), undefined, 'free');
+    assert.ok(slot.tryClaim(a));
+    slot.claimEnded(a);
+    now = 4_000;
+    assert.equal(slot.lapsingFor(b), 6_000, 'wait for the rest of the promise');
+    assert.equal(slot.lapsingFor(a), undefined, 'its own gang need not wait');
+    slot.occupy(a);
+    assert.equal(slot.lapsingFor(b), undefined, 'a node runs: refuse, do not wait');
+    slot.release(a);
+    assert.ok(slot.tryClaim(b));
+  });
+
   it('a new attempt of the same run is another gang', () => {
     const slot = new NodeSlot();
     slot.occupy(gangKey('run-a', 1));
