@@ -11,6 +11,7 @@ import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker
 import type { PipelineResult } from '../../contracts/pipeline.js';
 import type { TrainNodeInput, TrainNodeResult } from '../../contracts/training.js';
 import { progressSignal, rendezvousQuery, rendezvousSignal, statusQuery, TASK_QUEUES, type TrainingStatus } from '../../contracts/workflows.js';
+import { withHeartbeat } from '../../activities/support/heartbeat.js';
 import { workflowsPath } from '../../workers/workflowBundle.js';
 import { runWithGpuWorkers } from '../support/gpuWorkers.js';
 import { committedDataStages, stageResult } from '../support/mockStages.js';
@@ -29,12 +30,11 @@ const gpuActivities = {
   async trainNode(input: TrainNodeInput): Promise<TrainNodeResult> {
     const handle = env.client.workflow.getHandle(input.trainingWorkflowId);
     const ctx = Context.current();
-    // As the real node does, heartbeats come every second from the worker whatever the node is
+    // As the real node does (withHeartbeat), heartbeats come every second whatever the node is
     // waiting on: a query asked while no workflow worker runs (mid-upgrade) takes the server's
     // 30 s query timeout, longer than the node's heartbeat timeout.
     let step = 0;
-    const beat = setInterval(() => ctx.heartbeat(step), 1000);
-    try {
+    await withHeartbeat(async () => {
       if (input.rank === 0) await handle.signal(rendezvousSignal, { attempt: input.attempt, addr: '127.0.0.1', port: 1, checkpoint: null });
       // A query that no worker answers is simply asked again.
       else while (!(await handle.query(rendezvousQuery, input.attempt).catch(() => null))) await new Promise((r) => setTimeout(r, 100));
@@ -43,9 +43,7 @@ const gpuActivities = {
         if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
         if (input.rank === 0) await handle.signal(progressSignal, { step, totalSteps: STEPS, loss: 5 - step / STEPS, attempt: input.attempt }).catch(() => undefined);
       }
-    } finally {
-      clearInterval(beat);
-    }
+    }, () => step, 1000);
     return { rank: input.rank, status: 'done', step: STEPS, finalLoss: 4, checkpoint: `file:///a/train/u/checkpoints/step_${STEPS}` };
   },
   async latestCheckpoint() { return null; },
